@@ -1,0 +1,100 @@
+"""Anchor grids of a feature pyramid, built in three steps (as torchvision does):
+per-level templates -> shifted over the level's grid -> concatenated over levels.
+
+Conventions (the seed's, kept so its numbers reproduce):
+
+* Level ``c`` has a grid of ``int(H / 2**c) x int(W / 2**c)`` cells; stride = image size /
+  grid size as a float (240 px at c5: grid 7, stride 34.2857).
+* Templates for base size ``b``: ``h = b * 2**(s/3) / sqrt(r)``, ``w = b * 2**(s/3) * sqrt(r)``,
+  so the ratio is ``r = w / h`` (r = 0.5 is a TALL box), enumerated scale-major, ratio-minor.
+* Anchor index = level offset + (row * grid_w + col) * A + template.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .boxes import box_area, centres_to_corners, clip_boxes
+
+__all__ = ["CENTRE_OFFSET", "Anchors", "grid_shapes", "anchor_templates", "level_anchors",
+           "make_anchors"]
+
+# Where an anchor sits inside its grid cell, in strides. The seed puts it on the cell's
+# top-left corner: at c3 of a 240 px image the centres are 0, 8, 16, ... (0.5 would give
+# 4, 12, 20, ... as keras-io does). Kept at 0.0 for parity with the seed and torchvision.
+CENTRE_OFFSET = 0.0
+
+
+class Anchors(NamedTuple):
+    """All anchors of a pyramid, in anchor-index order.
+
+    offsets: float64 (N, 4) ``[cy, cx, h, w]``, unclipped (deltas are relative to these).
+    corners: float64 (N, 4) ``[y1, x1, y2, x2]`` clipped to the image (used for IoU).
+    areas: float64 (N,) areas of the clipped corners.
+    grid_shapes: one ``(gh, gw)`` per level.
+    level_sizes: number of anchors per level, ``gh * gw * A``.
+    num_per_location: ``A = len(scales) * len(ratios)``.
+    """
+    offsets: np.ndarray
+    corners: np.ndarray
+    areas: np.ndarray
+    grid_shapes: list
+    level_sizes: list
+    num_per_location: int
+
+    @property
+    def level_starts(self):
+        """First anchor index of each level (N_0 = 0, N_0 + N_1, ...)."""
+        return np.concatenate([[0], np.cumsum(self.level_sizes)[:-1]]).astype(int).tolist()
+
+
+def grid_shapes(image_shape, levels):
+    """``[(int(H / 2**c), int(W / 2**c)) for c in levels]`` as plain ints."""
+    height, width = image_shape
+    return [(int(height / 2 ** c), int(width / 2 ** c)) for c in levels]
+
+
+def anchor_templates(base_size, scales, ratios):
+    """Template heights and widths for one level -> float64 (A, 2) ``[h, w]``.
+
+    >>> anchor_templates(32, [0], [0.5, 1, 2]).round(2)  # tall, square, wide
+    array([[45.25, 22.63],
+           [32.  , 32.  ],
+           [22.63, 45.25]])
+    """
+    size = base_size * 2.0 ** (np.asarray(scales, dtype=float) / 3)   # (S,)
+    root = np.sqrt(np.asarray(ratios, dtype=float))                    # (R,)
+    heights = (size[:, None] / root[None, :]).ravel()                  # (S*R,) scale-major
+    widths = (size[:, None] * root[None, :]).ravel()
+    return np.stack([heights, widths], axis=1)
+
+
+def level_anchors(grid_shape, strides, templates):
+    """Shift templates (A, 2) over a grid -> float64 (gh*gw*A, 4) ``[cy, cx, h, w]``."""
+    grid_h, grid_w = grid_shape
+    stride_y, stride_x = strides
+    cy = (np.arange(grid_h) + CENTRE_OFFSET) * stride_y
+    cx = (np.arange(grid_w) + CENTRE_OFFSET) * stride_x
+    num_templates = len(templates)
+    centres = np.stack(np.meshgrid(cy, cx, indexing="ij"), axis=-1).reshape(-1, 1, 2)  # (G, 1, 2)
+    centres = np.broadcast_to(centres, (grid_h * grid_w, num_templates, 2))
+    sizes = np.broadcast_to(templates[None], (grid_h * grid_w, num_templates, 2))
+    return np.concatenate([centres, sizes], axis=-1).reshape(-1, 4)
+
+
+def make_anchors(image_shape, levels, anchor_shapes, anchor_scales, anchor_ratios):
+    """Anchors for every level of a pyramid (arguments as in ``BoundingBox``)."""
+    image_shape = tuple(int(s) for s in image_shape)
+    shapes = grid_shapes(image_shape, levels)
+    offsets = []
+    for grid_shape, base_size in zip(shapes, anchor_shapes):
+        strides = (image_shape[0] / grid_shape[0], image_shape[1] / grid_shape[1])
+        templates = anchor_templates(base_size, anchor_scales, anchor_ratios)
+        offsets.append(level_anchors(grid_shape, strides, templates))
+    num_per_location = len(anchor_scales) * len(anchor_ratios)
+    offsets = np.concatenate(offsets, axis=0)
+    corners = clip_boxes(centres_to_corners(offsets), image_shape)
+    return Anchors(offsets=offsets, corners=corners, areas=box_area(corners),
+                   grid_shapes=shapes,
+                   level_sizes=[gh * gw * num_per_location for gh, gw in shapes],
+                   num_per_location=num_per_location)

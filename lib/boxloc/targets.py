@@ -1,0 +1,105 @@
+"""Training targets of a batch: ground-truth boxes -> per-anchor ``cls``, ``reg`` and their
+loss masks, and the ``cls-c3`` ... dictionary layout the network's outputs use.
+
+Only composition lives here: IoU from ``boxes``, matching from ``matching``, deltas from
+``deltas``.
+
+Per slice and anchor (N anchors, K classes):
+
+* ``cls`` uint8 (N, K): 1 in the channel of the matched box's class, else 0.
+* ``reg`` float32 (N, 4): deltas to the matched box on positives, else 0.
+* ``cls-msk`` float32 (N, K): 0 where the anchor is in the ignore band of a box of that
+  class and not positive for it, else 1.
+* ``reg-msk`` float32 (N, 4): 1 on positives, else 0.
+"""
+
+import numpy as np
+
+from .boxes import iou_matrix
+from .deltas import encode_deltas
+from .matching import match_anchors
+
+__all__ = ["encode_targets", "vectors_to_maps", "maps_to_vectors", "map_key"]
+
+
+def map_key(kind, level, mask=False):
+    """``map_key('cls', 3) -> 'cls-c3'``; ``mask=True`` appends ``-msk``."""
+    return f"{kind}-c{level}" + ("-msk" if mask else "")
+
+
+def encode_targets(boxes, classes, slice_index, num_slices, anchors, num_classes,
+                   iou_upper, iou_lower, rule="seed"):
+    """Targets for a batch of slices.
+
+    Args:
+        boxes: float (M, 4) ground-truth boxes of the whole batch, ``[y1, x1, y2, x2]``.
+        classes: int (M,) class of each box in ``1..num_classes``.
+        slice_index: int (M,) slice of each box, non-decreasing.
+        num_slices: S.
+        anchors: ``anchors.Anchors``.
+        num_classes: K.
+        iou_upper, iou_lower, rule: see ``matching.match_anchors``.
+
+    Returns:
+        dict with ``cls`` uint8 (S, N, K), ``reg`` float32 (S, N, 4), ``cls-msk`` float32
+        (S, N, K), ``reg-msk`` float32 (S, N, 4).
+    """
+    num_anchors = len(anchors.corners)
+    iou = iou_matrix(boxes, anchors.corners, anchors.areas)                # (M, N)
+    matches = match_anchors(iou, slice_index, num_slices, iou_upper, iou_lower, rule)
+    positive = matches.matched >= 0                                        # (S, N)
+    box_of = np.where(positive, matches.matched, 0)                       # (S, N)
+
+    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+    cls = np.zeros((num_slices, num_anchors, num_classes), dtype=np.uint8)
+    s_pos, n_pos = np.nonzero(positive)
+    cls[s_pos, n_pos, classes[box_of[s_pos, n_pos]] - 1] = 1
+
+    reg = np.zeros((num_slices, num_anchors, 4), dtype=np.float32)
+    reg[s_pos, n_pos] = encode_deltas(np.asarray(boxes).reshape(-1, 4)[box_of[s_pos, n_pos]],
+                                      anchors.offsets[n_pos])
+
+    # Per-class ignore: the band of a class-k box hides channel k, unless positive for k.
+    cls_msk = np.ones((num_slices, num_anchors, num_classes), dtype=np.float32)
+    if len(classes):
+        box_slice_class = np.asarray(slice_index) * num_classes + classes - 1        # (M,)
+        ignored = np.zeros((num_slices * num_classes, num_anchors), dtype=bool)
+        np.logical_or.at(ignored, box_slice_class, matches.band)
+        ignored = ignored.reshape(num_slices, num_classes, num_anchors).transpose(0, 2, 1)
+        cls_msk[ignored & (cls == 0)] = 0
+
+    reg_msk = np.repeat(positive[..., None], 4, axis=2).astype(np.float32)
+    return {"cls": cls, "reg": reg, "cls-msk": cls_msk, "reg-msk": reg_msk}
+
+
+def vectors_to_maps(vectors, anchors, levels, kind, mask=False):
+    """Split (S, N, D) per-anchor vectors into per-level maps ``{key: (S, gh, gw, A*D)}``.
+
+    Channel ``a*D + d`` holds template ``a``, component ``d`` (a plain reshape, as the seed).
+    """
+    vectors = np.asarray(vectors)
+    num_slices, _, depth = vectors.shape
+    maps = {}
+    for level, (grid_h, grid_w), start, size in zip(levels, anchors.grid_shapes,
+                                                    anchors.level_starts, anchors.level_sizes):
+        maps[map_key(kind, level, mask)] = vectors[:, start:start + size].reshape(
+            num_slices, grid_h, grid_w, anchors.num_per_location * depth)
+    return maps
+
+
+def maps_to_vectors(maps, anchors, levels, kind, depth):
+    """Inverse of ``vectors_to_maps``: concatenate ``{kind}-c{level}`` maps (S, gh, gw, A*D)
+    in the order of ``levels`` -> (S, N, D). Raises ValueError naming a missing or misshapen
+    key."""
+    pieces = []
+    for level, (grid_h, grid_w) in zip(levels, anchors.grid_shapes):
+        key = map_key(kind, level)
+        if key not in maps:
+            raise ValueError(f"box dict has no key {key!r}; expected keys "
+                             f"{[map_key(kind, c) for c in levels]}, got {sorted(maps)}")
+        value = np.asarray(maps[key])
+        expected = (grid_h, grid_w, anchors.num_per_location * depth)
+        if value.shape[-3:] != expected:
+            raise ValueError(f"box[{key!r}] must end in shape {expected}, got {value.shape}")
+        pieces.append(value.reshape(-1, grid_h * grid_w * anchors.num_per_location, depth))
+    return np.concatenate(pieces, axis=1)

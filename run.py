@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""The project's commands, for a fresh Linux machine with Python 3.10+ (no conda needed).
+
+    python3 run.py demo     # the main job (see README)
+    python3 run.py test     # the whole test suite
+    python3 run.py bench    # the speed benchmarks of benchmarks/
+
+Each creates (or reuses) the virtualenv ``.venv`` next to this file, installs ``lib/`` in
+editable mode with the test tools whenever their requirement files change, then runs inside it.
+Set BOXLOC_VENV to use another virtualenv folder.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("BOXLOC_VENV", ROOT / ".venv"))
+REQUIREMENT_FILES = [ROOT / "lib" / "pyproject.toml", ROOT / "requirements-dev.txt"]
+PYTEST_NO_TESTS_COLLECTED = 5
+
+
+def venv_python():
+    return VENV / "bin" / "python"
+
+
+def ensure_venv():
+    """Create the virtualenv and (re)install when the requirement files changed."""
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENT_FILES)).hexdigest()
+    stamp = VENV / ".boxloc-installed"
+    if stamp.exists() and stamp.read_text() == digest and venv_python().exists():
+        return
+    if not venv_python().exists():
+        print(f"creating virtualenv {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    print("installing boxloc and the test tools (first run takes a minute)", flush=True)
+    subprocess.run(pip + ["-e", str(ROOT / "lib"), "-r", str(ROOT / "requirements-dev.txt")],
+                   check=True)
+    stamp.write_text(digest)
+
+
+def run(args):
+    return subprocess.run([str(venv_python()), *args], cwd=ROOT).returncode
+
+
+def main(argv):
+    commands = {
+        "demo": lambda extra: run(["-m", "boxloc.demo", *extra]),
+        "test": lambda extra: run(["-m", "pytest", *extra]),
+        "bench": lambda extra: run([str(ROOT / "benchmarks" / "bench_bounding_box.py"), *extra]),
+    }
+    if len(argv) < 1 or argv[0] not in commands:
+        print(__doc__)
+        return 2
+    ensure_venv()
+    code = commands[argv[0]](argv[1:])
+    if argv[0] == "test" and code == PYTEST_NO_TESTS_COLLECTED:
+        print("pytest collected no tests: treating an empty run as a failure", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
