@@ -21,10 +21,10 @@ from scipy.special import expit
 
 from . import _checks
 from .anchors import make_anchors
-from .boxes import iou_one_to_many
+from .boxes import iou_matrix, iou_one_to_many
 from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
-from .matching import MATCH_RULES
+from .matching import MATCH_RULES, match_anchors
 from .nms import nms
 from .targets import encode_targets, map_key, maps_to_vectors, vectors_to_maps
 
@@ -186,6 +186,20 @@ class BoundingBox:
         slices, _ = self._as_slices(msk, "msk")
         check_label_masks(slices, "msk")
         return masks_to_boxes(slices, self.params["min_size_blob"], self.params["box_padding"])
+
+    def match_anchors(self, msk):
+        """Which ground-truth box each anchor is matched to (for diagnostics).
+
+        Returns ``(boxes, classes, slice_index, matched)``: float64 (M, 4), int64 (M,),
+        int64 (M,) flat slice index, and int64 (S, N) with the matched box index per slice and
+        anchor, or ``matching.BACKGROUND`` (-1) / ``matching.IGNORE`` (-2).
+        """
+        boxes, classes, slice_index = self.find_boxes(msk)
+        num_slices = len(self._as_slices(msk, "msk")[0])
+        iou = iou_matrix(boxes, self.anchors, self.anchor_areas)
+        matches = match_anchors(iou, slice_index, num_slices, self.params["iou_upper"],
+                                self.params["iou_lower"], self.params["match_rule"])
+        return boxes, classes, slice_index, matches.matched
 
     def convert_msk_to_box(self, msk):
         """Label mask -> box dict (``cls-c{c}``, ``reg-c{c}``, ``cls-c{c}-msk``, ``reg-c{c}-msk``).
