@@ -17,7 +17,7 @@ import numpy as np
 from .boxes import box_area, centres_to_corners, clip_boxes
 
 __all__ = ["CENTRE_OFFSET", "Anchors", "grid_shapes", "anchor_templates", "level_anchors",
-           "make_anchors"]
+           "make_anchors", "overlap_candidates"]
 
 # Where an anchor sits inside its grid cell, in strides. The seed puts it on the cell's
 # top-left corner: at c3 of a 240 px image the centres are 0, 8, 16, ... (0.5 would give
@@ -32,6 +32,7 @@ class Anchors(NamedTuple):
     corners: float64 (N, 4) ``[y1, x1, y2, x2]`` clipped to the image (used for IoU).
     areas: float64 (N,) areas of the clipped corners.
     grid_shapes: one ``(gh, gw)`` per level.
+    strides: one ``(stride_y, stride_x)`` per level, floats.
     level_sizes: number of anchors per level, ``gh * gw * A``.
     num_per_location: ``A = len(scales) * len(ratios)``.
     """
@@ -39,6 +40,7 @@ class Anchors(NamedTuple):
     corners: np.ndarray
     areas: np.ndarray
     grid_shapes: list
+    strides: list
     level_sizes: list
     num_per_location: int
 
@@ -86,15 +88,56 @@ def make_anchors(image_shape, levels, anchor_shapes, anchor_scales, anchor_ratio
     """Anchors for every level of a pyramid (arguments as in ``BoundingBox``)."""
     image_shape = tuple(int(s) for s in image_shape)
     shapes = grid_shapes(image_shape, levels)
+    strides = [(image_shape[0] / gh, image_shape[1] / gw) for gh, gw in shapes]
     offsets = []
-    for grid_shape, base_size in zip(shapes, anchor_shapes):
-        strides = (image_shape[0] / grid_shape[0], image_shape[1] / grid_shape[1])
+    for grid_shape, level_strides, base_size in zip(shapes, strides, anchor_shapes):
         templates = anchor_templates(base_size, anchor_scales, anchor_ratios)
-        offsets.append(level_anchors(grid_shape, strides, templates))
+        offsets.append(level_anchors(grid_shape, level_strides, templates))
     num_per_location = len(anchor_scales) * len(anchor_ratios)
     offsets = np.concatenate(offsets, axis=0)
     corners = clip_boxes(centres_to_corners(offsets), image_shape)
     return Anchors(offsets=offsets, corners=corners, areas=box_area(corners),
-                   grid_shapes=shapes,
+                   grid_shapes=shapes, strides=strides,
                    level_sizes=[gh * gw * num_per_location for gh, gw in shapes],
                    num_per_location=num_per_location)
+
+
+def overlap_candidates(boxes, anchors):
+    """Every (box, anchor) pair that can overlap: a superset of the pairs with IoU > 0.
+
+    Most anchors of a slice are far from every lesion, so instead of an (M, N) IoU matrix
+    we list, per box, level and template, the rectangle of grid cells whose anchor of that
+    template can reach the box (anchor centres are ``(i + CENTRE_OFFSET) * stride``), all
+    vectorised. IoU is then computed on these pairs only.
+
+    Args:
+        boxes: float (M, 4) ``[y1, x1, y2, x2]``, finite.
+        anchors: ``Anchors``.
+
+    Returns:
+        ``(box_index, anchor_index)``, int64 (P,) each.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    num_templates = anchors.num_per_location
+    box_pieces, anchor_pieces = [], []
+    for (grid_h, grid_w), (stride_y, stride_x), start in zip(
+            anchors.grid_shapes, anchors.strides, anchors.level_starts):
+        half = anchors.offsets[start:start + num_templates, 2:] / 2        # (A, 2) half h, w
+        # one "unit" per (box, template): the range of grid rows/cols that can overlap
+        y1, x1, y2, x2 = (boxes[:, None, i] for i in range(4))            # (M, 1) each
+        row0 = np.floor((y1 - half[:, 0]) / stride_y - CENTRE_OFFSET)      # (M, A)
+        row1 = np.floor((y2 + half[:, 0]) / stride_y - CENTRE_OFFSET) + 1
+        col0 = np.floor((x1 - half[:, 1]) / stride_x - CENTRE_OFFSET)
+        col1 = np.floor((x2 + half[:, 1]) / stride_x - CENTRE_OFFSET) + 1
+        row0, row1 = np.clip(row0, 0, grid_h).astype(np.int64), np.clip(row1, 0, grid_h).astype(np.int64)
+        col0, col1 = np.clip(col0, 0, grid_w).astype(np.int64), np.clip(col1, 0, grid_w).astype(np.int64)
+        num_cols = (col1 - col0).ravel()                                   # (M*A,)
+        counts = (row1 - row0).ravel() * num_cols
+        unit = np.repeat(np.arange(counts.size), counts)                   # (P_l,) unit of each pair
+        k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = row0.ravel()[unit] + k // num_cols[unit]
+        cols = col0.ravel()[unit] + k % num_cols[unit]
+        box_pieces.append(unit // num_templates)
+        anchor_pieces.append(start + (rows * grid_w + cols) * num_templates
+                             + unit % num_templates)
+    return np.concatenate(box_pieces), np.concatenate(anchor_pieces)

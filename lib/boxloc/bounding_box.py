@@ -20,13 +20,13 @@ import numpy as np
 from scipy.special import expit
 
 from . import _checks
-from .anchors import make_anchors
-from .boxes import iou_matrix, iou_one_to_many
+from .anchors import make_anchors, overlap_candidates
+from .boxes import iou_one_to_many
 from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
 from .matching import MATCH_RULES, match_anchors
 from .nms import nms
-from .targets import encode_targets, map_key, maps_to_vectors, vectors_to_maps
+from .targets import encode_targets, map_key, maps_to_vectors, pair_ious, vectors_to_maps
 
 __all__ = ["BoundingBox"]
 
@@ -196,8 +196,10 @@ class BoundingBox:
         """
         boxes, classes, slice_index = self.find_boxes(msk)
         num_slices = len(self._as_slices(msk, "msk")[0])
-        iou = iou_matrix(boxes, self.anchors, self.anchor_areas)
-        matches = match_anchors(iou, slice_index, num_slices, self.params["iou_upper"],
+        pair_box, pair_anchor = overlap_candidates(boxes, self.anchor_set)
+        pair_iou = pair_ious(boxes, pair_box, self.anchor_set, pair_anchor)
+        matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
+                                len(self.anchors), self.params["iou_upper"],
                                 self.params["iou_lower"], self.params["match_rule"])
         return boxes, classes, slice_index, matches.matched
 

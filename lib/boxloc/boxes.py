@@ -13,7 +13,7 @@ Conventions used everywhere in boxloc:
 import numpy as np
 
 __all__ = ["corners_to_centres", "centres_to_corners", "box_area", "clip_boxes",
-           "iou_matrix", "iou_one_to_many"]
+           "iou", "iou_matrix", "iou_one_to_many"]
 
 
 def corners_to_centres(boxes):
@@ -45,13 +45,36 @@ def clip_boxes(boxes, image_shape):
     return np.clip(np.asarray(boxes, dtype=float), low, high)
 
 
+def iou(boxes1, boxes2, areas2=None):
+    """Intersection over union of broadcastable box arrays (..., 4) -> float64 (...).
+
+    ``iou(a[:, None], b[None])`` is the pairwise matrix; ``iou(a, b)`` with equal shapes
+    pairs row i with row i. ``areas2`` optionally gives precomputed areas of ``boxes2``
+    (e.g. cached anchor areas). 0 where the union is empty (zero-area boxes) or NaN.
+    """
+    boxes1 = np.asarray(boxes1, dtype=np.float64)
+    boxes2 = np.asarray(boxes2, dtype=np.float64)
+    # in-place steps: this runs on every (lesion, anchor) pair of every training batch
+    inter = np.minimum(boxes1[..., 2], boxes2[..., 2])
+    inter -= np.maximum(boxes1[..., 0], boxes2[..., 0])                  # overlap height
+    width = np.minimum(boxes1[..., 3], boxes2[..., 3])
+    width -= np.maximum(boxes1[..., 1], boxes2[..., 1])                  # overlap width
+    np.maximum(inter, 0, out=inter)
+    inter *= np.maximum(width, 0, out=width)
+    union = box_area(boxes2) if areas2 is None else np.array(areas2, dtype=np.float64)
+    union = union + box_area(boxes1)
+    union -= inter
+    # 0 where the union is empty or NaN: "out" keeps those entries at 0
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 def iou_matrix(boxes1, boxes2, areas2=None):
     """Pairwise intersection over union.
 
     Args:
         boxes1: float (N, 4) ``[y1, x1, y2, x2]``, half-open pixel coordinates.
         boxes2: float (M, 4), same format.
-        areas2: optional precomputed ``box_area(boxes2)`` (M,), e.g. cached anchor areas.
+        areas2: optional (M,) precomputed areas of ``boxes2``.
 
     Returns:
         float64 (N, M) in [0, 1]; 0 where the union is empty (zero-area boxes) or a
@@ -63,15 +86,8 @@ def iou_matrix(boxes1, boxes2, areas2=None):
     """
     boxes1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
     boxes2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
-    areas2 = box_area(boxes2) if areas2 is None else np.asarray(areas2, dtype=np.float64)
-    y1, x1, y2, x2 = (boxes1[:, i, None] for i in range(4))               # (N, 1) each
-    height = np.minimum(y2, boxes2[:, 2]) - np.maximum(y1, boxes2[:, 0])  # (N, M)
-    width = np.minimum(x2, boxes2[:, 3]) - np.maximum(x1, boxes2[:, 1])   # (N, M)
-    inter = np.clip(height, 0, None, out=height)
-    inter *= np.clip(width, 0, None, out=width)
-    union = box_area(boxes1)[:, None] + areas2 - inter                    # (N, M)
-    # 0 where the union is empty or NaN; "out" keeps those entries at 0
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    areas2 = None if areas2 is None else np.reshape(areas2, (1, -1))
+    return iou(boxes1[:, None, :], boxes2[None, :, :], areas2)             # (N, M)
 
 
 def iou_one_to_many(box, boxes, areas=None):

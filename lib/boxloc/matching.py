@@ -1,7 +1,7 @@
 """Anchor matching: which ground-truth box, if any, each anchor learns from.
 
 ``match_anchors`` works on a whole batch at once: the IoU of every ground-truth box of the
-batch against every anchor (M, N), plus the slice each box belongs to. It returns, per slice
+batch against every anchor it overlaps, plus the slice each box belongs to. It returns, per slice
 and anchor, the index of the matched box (>= 0) or one of the sentinels below, as torchvision's
 ``Matcher`` and MONAI do.
 
@@ -34,62 +34,61 @@ MATCH_RULES = ("seed", "torchvision", "threshold")
 
 class Matches(NamedTuple):
     """matched: int64 (S, N) box index (>= 0), BACKGROUND or IGNORE per slice and anchor.
-    band: bool (M, N), anchors inside each box's ignore band (for per-class ignore masks)."""
+    band: bool (P,) whether each (box, anchor) pair lies in that box's ignore band."""
     matched: np.ndarray
     band: np.ndarray
 
 
-def _group_reduce(ufunc, values, starts):
-    """Reduce rows of ``values`` (M, N) over consecutive groups beginning at ``starts``."""
-    return ufunc.reduceat(values, starts, axis=0)
-
-
-def match_anchors(iou, slice_index, num_slices, iou_upper, iou_lower, rule="seed"):
+def match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices, num_anchors,
+                  iou_upper, iou_lower, rule="seed"):
     """Match anchors to ground-truth boxes for a batch of slices.
 
+    The IoUs arrive as a sparse list of (box, anchor) pairs: every pair missing from the
+    list has IoU 0, and an IoU of 0 never makes a positive or an ignored anchor.
+
     Args:
-        iou: float (M, N), IoU of each box with each anchor.
-        slice_index: int (M,), the slice of each box, non-decreasing.
+        pair_box, pair_anchor: int (P,) box index (into the M boxes) and anchor index.
+        pair_iou: float (P,) their IoU.
+        slice_index: int (M,) the slice of each box.
         num_slices: S, the number of slices in the batch (slices may have no box).
+        num_anchors: N.
         iou_upper, iou_lower: thresholds in [0, 1], ``iou_lower <= iou_upper``.
         rule: one of ``MATCH_RULES``.
 
     Returns:
-        ``Matches`` with ``matched`` (S, N) and ``band`` (M, N).
+        ``Matches`` with ``matched`` (S, N) and ``band`` (P,).
     """
     if rule not in MATCH_RULES:
         raise ValueError(f"match_rule must be one of {MATCH_RULES}, got {rule!r}")
-    iou = np.asarray(iou, dtype=float)
-    num_boxes, num_anchors = iou.shape
-    matched = np.full((num_slices, num_anchors), BACKGROUND, dtype=np.int64)
-    if num_boxes == 0:
-        return Matches(matched, np.zeros((0, num_anchors), dtype=bool))
-
-    slice_index = np.asarray(slice_index)
-    starts = np.flatnonzero(np.r_[True, slice_index[1:] != slice_index[:-1]])  # (G,)
-    used_slices = slice_index[starts]                                           # (G,)
-    box_ids = np.arange(num_boxes)[:, None]                                     # (M, 1)
+    slice_index = np.asarray(slice_index, dtype=np.int64)
+    # One flat cell per (slice, anchor); ufunc.at reduces the pairs that fall in a cell.
+    cell = slice_index[pair_box] * num_anchors + pair_anchor                   # (P,)
+    num_cells = num_slices * num_anchors
+    box_best = np.zeros(len(slice_index))                                      # (M,) best IoU per box
+    np.maximum.at(box_best, pair_box, pair_iou)
+    winner = np.full(num_cells, BACKGROUND, dtype=np.int64)                    # matched box per cell
 
     if rule == "seed":
-        upper = np.minimum(iou_upper, iou.max(axis=1, keepdims=True))           # (M, 1)
+        upper = np.minimum(iou_upper, box_best[pair_box])                      # (P,) per-box thresholds
         lower = np.minimum(iou_lower, upper)
-        positive = (iou >= upper) & (iou > 0)   # IoU > 0: a box touching no anchor claims none
-        band = (iou > lower) & (iou < upper)
-        # later box wins: the largest positive box index of the slice
-        winner = _group_reduce(np.maximum, np.where(positive, box_ids, -1), starts)  # (G, N)
+        positive = (pair_iou >= upper) & (pair_iou > 0)
+        band = (pair_iou > lower) & (pair_iou < upper)
+        np.maximum.at(winner, cell[positive], pair_box[positive])              # later box wins
+        # (BACKGROUND = -1 is below every box index, so unclaimed cells keep it)
     else:
-        best_iou = _group_reduce(np.maximum, iou, starts)                       # (G, N)
-        group_of_box = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, num_boxes]))
-        is_best = (iou == best_iou[group_of_box]) & (iou > 0)
-        best_box = _group_reduce(np.minimum, np.where(is_best, box_ids, num_boxes), starts)
-        positive_anchor = best_iou >= max(iou_upper, np.finfo(float).tiny)
-        if rule == "torchvision":
-            box_best = iou.max(axis=1, keepdims=True)                          # (M, 1)
-            low_quality = (iou == box_best) & (box_best > 0)
-            positive_anchor |= _group_reduce(np.logical_or, low_quality, starts)
-        winner = np.where(positive_anchor, best_box, -1)
-        band = (iou >= iou_lower) & (iou < iou_upper) & (iou > 0)
+        best = np.zeros(num_cells)                                             # best IoU per cell
+        np.maximum.at(best, cell, pair_iou)
+        is_best = (pair_iou == best[cell]) & (pair_iou > 0)
+        best_box = np.full(num_cells, len(slice_index), dtype=np.int64)
+        np.minimum.at(best_box, cell[is_best], pair_box[is_best])              # ties: first box
+        positive_cell = best >= max(iou_upper, np.finfo(float).tiny)
+        if rule == "torchvision":                                              # low-quality matches
+            positive_cell[cell[(pair_iou == box_best[pair_box]) & (pair_iou > 0)]] = True
+        winner = np.where(positive_cell, best_box, BACKGROUND)
+        band = (pair_iou >= iou_lower) & (pair_iou < iou_upper) & (pair_iou > 0)
 
-    in_band = _group_reduce(np.logical_or, band, starts)                       # (G, N)
-    matched[used_slices] = np.where(winner >= 0, winner, np.where(in_band, IGNORE, BACKGROUND))
-    return Matches(matched, band)
+    in_band = np.zeros(num_cells, dtype=bool)
+    in_band[cell[band]] = True
+    matched = winner                                   # reuse the buffer: -1 is BACKGROUND
+    matched[(winner < 0) & in_band] = IGNORE
+    return Matches(matched.reshape(num_slices, num_anchors), band)
