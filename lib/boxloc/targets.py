@@ -95,16 +95,16 @@ def vectors_to_maps(vectors, anchors, levels, kind, mask=False):
     return maps
 
 
-def maps_to_vectors(maps, anchors, levels, kind, depth):
-    """Inverse of ``vectors_to_maps``: concatenate ``{kind}-c{level}`` maps (S, gh, gw, A*D)
-    in the order of ``levels`` -> (S, N, D). Raises ValueError naming a missing or misshapen
-    key."""
+def maps_to_vectors(maps, anchors, levels, kind, depth, mask=False):
+    """Inverse of ``vectors_to_maps``: concatenate ``{kind}-c{level}[-msk]`` maps
+    (..., gh, gw, A*D) in the order of ``levels`` -> (S, N, D), S = product of the leading
+    axes. Raises ValueError naming a missing or misshapen key."""
     pieces = []
     for level, (grid_h, grid_w) in zip(levels, anchors.grid_shapes):
-        key = map_key(kind, level)
+        key = map_key(kind, level, mask)
         if key not in maps:
             raise ValueError(f"box dict has no key {key!r}; expected keys "
-                             f"{[map_key(kind, c) for c in levels]}, got {sorted(maps)}")
+                             f"{[map_key(kind, c, mask) for c in levels]}, got {sorted(maps)}")
         value = np.asarray(maps[key])
         expected = (grid_h, grid_w, anchors.num_per_location * depth)
         if value.shape[-3:] != expected:

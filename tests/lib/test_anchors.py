@@ -1,0 +1,90 @@
+"""Anchor grids: seed parity numbers and the candidate-pair superset."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from boxloc import BoundingBox
+from boxloc.anchors import anchor_templates, make_anchors, overlap_candidates
+from boxloc.boxes import iou_matrix
+
+SEED_2021 = dict(image_shape=(240, 240), c=[3, 4], anchor_shapes=[32, 64])
+
+
+@pytest.mark.parametrize("config, total, levels", [
+    (dict(image_shape=(240, 240), c=[3, 4], anchor_shapes=[32, 64]), 10125, [8100, 10125]),
+    (dict(image_shape=(96, 96), c=[3, 4], anchor_shapes=[16, 32]), 1620, [1296, 1620]),
+    (dict(image_shape=(256, 256), c=[3, 4, 5], anchor_shapes=[16, 32, 64]), 12096,
+     [9216, 11520, 12096]),
+])
+def test_seed_configurations_anchor_counts(config, total, levels):
+    bb = BoundingBox(**config)
+    assert len(bb.anchors) == len(bb.offsets) == len(bb.anchor_areas) == total
+    assert bb.params["anchor_levels"] == levels
+
+
+def test_seed_templates_scale_major_ratio_minor():
+    expected = [(45.25, 22.63), (32, 32), (22.63, 45.25), (57.02, 28.51), (40.32, 40.32),
+                (28.51, 57.02), (71.84, 35.92), (50.80, 50.80), (35.92, 71.84)]
+    np.testing.assert_allclose(anchor_templates(32, [0, 1, 2], [0.5, 1, 2]), expected, atol=0.005)
+
+
+def test_offsets_unclipped_corners_clipped_and_centres_on_cell_corners():
+    bb = BoundingBox(**SEED_2021)
+    np.testing.assert_allclose(bb.offsets[0], [0, 0, 45.2548, 22.6274], atol=1e-4)
+    np.testing.assert_allclose(bb.anchors[0], [0, 0, 22.6274, 11.3137], atol=1e-4)
+    # anchor (row 1, col 2, template 4) of c3: centre (8, 16), square 40.32
+    np.testing.assert_allclose(bb.offsets[(1 * 30 + 2) * 9 + 4], [8, 16, 40.3175, 40.3175],
+                               atol=1e-4)
+    # first anchor of c4 sits at the origin again
+    np.testing.assert_allclose(bb.offsets[8100, :2], [0, 0])
+    np.testing.assert_allclose(bb.anchor_areas, (bb.anchors[:, 2] - bb.anchors[:, 0])
+                               * (bb.anchors[:, 3] - bb.anchors[:, 1]))
+
+
+def test_zero_deltas_return_unclipped_anchors():
+    bb = BoundingBox(**SEED_2021)
+    corners, centres = bb.apply_deltas(np.zeros((len(bb.offsets), 4)))
+    np.testing.assert_allclose(corners[0], [-22.6274, -11.3137, 22.6274, 11.3137], atol=1e-3)
+    assert corners.dtype == centres.dtype == np.float32
+
+
+def test_non_integer_stride_at_c5():
+    anchors = make_anchors((240, 240), [5], [128], [0], [1])
+    assert anchors.grid_shapes == [(7, 7)]
+    assert anchors.strides[0] == pytest.approx((240 / 7, 240 / 7))
+    np.testing.assert_allclose(anchors.offsets[1, :2], [0, 34.2857], atol=1e-4)
+
+
+def test_params_hold_plain_python_types():
+    bb = BoundingBox(**SEED_2021)
+
+    def walk(value):
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and walk(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(walk(v) for v in value)
+        return type(value) in (int, float, bool, str)
+
+    assert walk(bb.params)
+    assert bb.params["anchor_gsizes"] == [[30, 30], [15, 15]]
+    assert bb.params["inputs_shapes"]["cls-c3"] == [1, 30, 30, 9]
+    assert bb.params["inputs_shapes"]["reg-c4-msk"] == [1, 15, 15, 36]
+    assert bb.params["anchor_scales"] == [0, 1, 2]
+
+
+boxes_strategy = st.lists(
+    st.tuples(st.floats(-40, 280), st.floats(-40, 280), st.floats(0.5, 120), st.floats(0.5, 120)),
+    min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=boxes_strategy, shape=st.sampled_from([(240, 240), (96, 160), (200, 130)]))
+def test_overlap_candidates_cover_every_overlapping_pair(raw, shape):
+    bb = BoundingBox(shape, c=[2, 4], anchor_shapes=[12, 40], anchor_ratios=[0.4, 1, 2.5])
+    boxes = np.array([[y, x, y + h, x + w] for y, x, h, w in raw])
+    pair_box, pair_anchor = overlap_candidates(boxes, bb.anchor_set)
+    candidates = set(zip(pair_box.tolist(), pair_anchor.tolist()))
+    overlapping = set(zip(*(a.tolist() for a in np.nonzero(iou_matrix(boxes, bb.anchors) > 0))))
+    assert overlapping <= candidates
+    assert len(candidates) == len(pair_box)   # no duplicate pairs

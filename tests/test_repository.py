@@ -1,0 +1,73 @@
+"""The repository's promises: one dependency list, the README's commands, CI's entry point."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def requirement_names(lines):
+    """Package names of requirement strings ('numpy>=2.0' -> 'numpy'), lower-case."""
+    names = set()
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+def pyproject_requirements():
+    """The [project] dependencies of lib/pyproject.toml (tomllib is not in Python 3.10)."""
+    text = (ROOT / "lib" / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    return re.findall(r'"([^"]+)"', block)
+
+
+def dev_requirements():
+    return (ROOT / "requirements-dev.txt").read_text().splitlines()
+
+
+def conda_requirements():
+    """The conda dependency strings of environment.yml (a flat list, parsed without PyYAML)."""
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = lines.index("dependencies:")
+    entries = []
+    for line in lines[start + 1:]:
+        match = re.match(r"^  - ([^:]+)$", line)
+        if match:
+            entries.append(match.group(1).strip())
+    return [e for e in entries if not e.startswith(("python", "pip"))]
+
+
+def test_environment_yml_lists_the_same_packages_and_bounds():
+    pip_side = pyproject_requirements() + [r for r in dev_requirements()
+                                           if r.strip() and not r.startswith("#")]
+    assert requirement_names(conda_requirements()) == requirement_names(pip_side)
+    assert sorted(conda_requirements()) == sorted(r.strip() for r in pip_side)
+    assert "-e ./lib" in (ROOT / "environment.yml").read_text()
+
+
+def test_dependencies_declare_lower_bounds_only():
+    for requirement in pyproject_requirements() + dev_requirements():
+        requirement = requirement.split("#")[0].strip()
+        if requirement:
+            assert "==" not in requirement and "<" not in requirement, requirement
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 run.py demo" in readme and "python3 run.py test" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci and "python3 run.py test" in ci
+    assert (ROOT / ".ci" / "run").stat().st_mode & 0o111
+
+
+def test_an_empty_pytest_run_fails(monkeypatch):
+    spec = importlib.util.spec_from_file_location("run_script", ROOT / "run.py")
+    run_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_script)
+    monkeypatch.setattr(run_script, "ensure_venv", lambda: None)
+    monkeypatch.setattr(run_script, "run", lambda args: run_script.PYTEST_NO_TESTS_COLLECTED)
+    assert run_script.main(["test"]) == 5
+    assert run_script.main(["no-such-command"]) == 2
