@@ -131,6 +131,7 @@ def overlap_candidates(boxes, anchors):
         col1 = np.floor((x2 + half[:, 1]) / stride_x - CENTRE_OFFSET) + 1
         row0, row1 = np.clip(row0, 0, grid_h).astype(np.int64), np.clip(row1, 0, grid_h).astype(np.int64)
         col0, col1 = np.clip(col0, 0, grid_w).astype(np.int64), np.clip(col1, 0, grid_w).astype(np.int64)
+        row1, col1 = np.maximum(row1, row0), np.maximum(col1, col0)       # inverted box: no cells
         num_cols = (col1 - col0).ravel()                                   # (M*A,)
         counts = (row1 - row0).ravel() * num_cols
         unit = np.repeat(np.arange(counts.size), counts)                   # (P_l,) unit of each pair

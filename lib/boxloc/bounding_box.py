@@ -165,8 +165,8 @@ class BoundingBox:
         if num_classes == 1:
             classes = np.ones_like(classes)    # any label > 0 is foreground
         elif len(classes) and classes.max() > num_classes:
-            raise ValueError(f"label {classes.max()} exceeds classes={num_classes}; labels must "
-                             f"be 0 (background) or 1..{num_classes}")
+            raise ValueError(f"msk holds label {classes.max()}, which exceeds classes={num_classes}; "
+                             f"labels must be 0 (background) or 1..{num_classes}")
         vectors = encode_targets(boxes, classes, slice_index, num_slices, self.anchor_set,
                                  num_classes, self.params["iou_upper"],
                                  self.params["iou_lower"], self.params["match_rule"])
@@ -231,9 +231,17 @@ class BoundingBox:
         """Box dict -> leading shape and (S, N, K) cls, (S, N, 4) reg vectors."""
         if not isinstance(box, dict):
             raise ValueError(f"box must be a dict of cls-c*/reg-c* maps, got {type(box).__name__}")
-        first = np.asarray(box.get(map_key("cls", self.params["c"][0]), np.zeros((0, 0, 0))))
-        lead = first.shape[:-3]
         levels, anchors = self.params["c"], self.anchor_set
+        keys = [map_key(kind, c) for kind in ("cls", "reg") for c in levels]
+        missing = [key for key in keys if key not in box]
+        if missing:
+            raise ValueError(f"box dict has no key {missing[0]!r}; expected keys {keys} "
+                             f"(plus optional -msk keys), got {sorted(box)}")
+        lead = np.shape(box[keys[0]])[:-3]
+        for key in keys:
+            if np.shape(box[key])[:-3] != lead:
+                raise ValueError(f"box[{key!r}] has leading axes {np.shape(box[key])[:-3]} but "
+                                 f"box[{keys[0]!r}] has {lead}; all maps must cover the same slices")
         cls = maps_to_vectors(box, anchors, levels, "cls", self.params["classes"])
         reg = maps_to_vectors(box, anchors, levels, "reg", 4)
         return lead, cls, reg

@@ -1,0 +1,143 @@
+"""Pictures of boxes and anchors on an image slice (matplotlib; no deep-learning framework).
+
+Boxes are ``[y1, x1, y2, x2]`` in half-open pixel coordinates, as everywhere in boxloc. The
+image is drawn with ``extent=(0, W, H, 0)`` so pixel ``(r, c)`` covers ``[c, c+1] x [r, r+1]``
+and a box's edges fall exactly on the pixel edges of its lesion.
+
+Colours: ground truth green (thick), positive anchors orange, ignored anchors dashed grey,
+predicted boxes dashed magenta with their scores.
+"""
+
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+from .matching import IGNORE
+
+__all__ = ["STYLES", "plot_boxes", "plot_targets"]
+
+# Drawing order: ignored anchors at the bottom, predictions on top (zorder).
+STYLES = {
+    "ignored": dict(color="#c8c8c8", linewidth=0.5, linestyle=(0, (3, 3)), alpha=0.35,
+                    zorder=2, label="ignored anchors"),
+    "positive": dict(color="#ff9900", linewidth=0.9, linestyle="-", alpha=0.7, zorder=3,
+                     label="positive anchors"),
+    "gt": dict(color="#22dd22", linewidth=2.2, linestyle="-", alpha=1.0, zorder=4,
+               label="ground truth"),
+    "predicted": dict(color="#ff00ff", linewidth=1.4, linestyle=(0, (4, 2)), alpha=1.0,
+                      zorder=5, label="predicted"),
+}
+
+
+def _as_boxes(name, boxes):
+    """None or array-like -> float64 (M, 4); ValueError naming ``name`` otherwise."""
+    if boxes is None:
+        return np.zeros((0, 4))
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.size == 0:
+        return boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.all(np.isfinite(boxes)):
+        raise ValueError(f"{name} must be finite boxes of shape (M, 4) [y1, x1, y2, x2], "
+                         f"got shape {boxes.shape}")
+    return boxes
+
+
+def _new_axes():
+    import matplotlib.pyplot as plt   # only when no Axes is given (keeps the import light)
+    return plt.subplots(figsize=(6, 6))[1]
+
+
+def plot_boxes(image, gt_boxes=None, positive_anchors=None, ignored_anchors=None,
+               predicted_boxes=None, predicted_scores=None, ax=None, title=None, legend=True):
+    """Overlay boxes and anchors on one image slice.
+
+    Every box becomes one ``matplotlib.patches.Rectangle`` whose ``gid`` is its category:
+    ``"gt"``, ``"positive"``, ``"ignored"`` or ``"predicted"``.
+
+    Args:
+        image: float or int (H, W), a 2-D slice (any H, W; shown in grey).
+        gt_boxes: float (M, 4) ground-truth boxes, or None.
+        positive_anchors: float (P, 4) anchors matched to a box, or None.
+        ignored_anchors: float (I, 4) anchors in an ignore band, or None.
+        predicted_boxes: float (D, 4) decoded boxes, or None.
+        predicted_scores: float (D,) or (D, K) scores (the best class is shown), or None.
+        ax: a matplotlib Axes; None makes a new figure.
+        title: Axes title, or None.
+        legend: draw a legend to the right of the image (outside it, so it hides nothing).
+
+    Returns:
+        The matplotlib Axes.
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"image must be a 2-D slice (H, W), got shape {image.shape}; "
+                         f"pass e.g. image[..., 0] or volume[z]")
+    height, width = image.shape
+    groups = {"ignored": _as_boxes("ignored_anchors", ignored_anchors),
+              "positive": _as_boxes("positive_anchors", positive_anchors),
+              "gt": _as_boxes("gt_boxes", gt_boxes),
+              "predicted": _as_boxes("predicted_boxes", predicted_boxes)}
+    scores = None
+    if predicted_scores is not None:
+        scores = np.asarray(predicted_scores, dtype=np.float64)
+        scores = scores.max(axis=1) if scores.ndim == 2 else scores.reshape(-1)
+        if len(scores) != len(groups["predicted"]):
+            raise ValueError(f"predicted_scores must hold one score per predicted box "
+                             f"({len(groups['predicted'])}), got {len(scores)}")
+
+    ax = _new_axes() if ax is None else ax
+    ax.imshow(image, cmap="gray", origin="upper", extent=(0, width, height, 0),
+              interpolation="nearest")
+    for name, boxes in groups.items():
+        style = dict(STYLES[name])
+        label, color = style.pop("label"), style.pop("color")
+        for y1, x1, y2, x2 in boxes:
+            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color,
+                                   gid=name, **style))
+        if len(boxes):   # an empty, opaque line as legend entry: no Rectangle in ax.patches
+            ax.add_line(Line2D([], [], color=color, label=label, **{**style, "alpha": 1,
+                                 "linewidth": max(style["linewidth"], 1.2)}))
+    if scores is not None:
+        for (y1, x1, _, _), score in zip(groups["predicted"], scores):
+            ax.text(x1, y1 - 1, f"{score:.2f}", color="white", fontsize=7, ha="left",
+                    va="bottom", zorder=6, clip_on=True,
+                    bbox=dict(facecolor=STYLES["predicted"]["color"], alpha=0.8, pad=1,
+                              edgecolor="none"))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)   # row 0 at the top, like the array
+    ax.tick_params(labelsize=7)
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0,
+                  fontsize=8, frameon=False)
+    return ax
+
+
+def plot_targets(bb, image, msk, ax=None, title=None, legend=True):
+    """Ground-truth boxes, positive and ignored anchors of one slice, as ``bb`` matches them.
+
+    Args:
+        bb: a ``BoundingBox``.
+        image: float or int (H, W), the slice, with (H, W) = ``bb.params['image_shape']``.
+        msk: integer labels (H, W) (or (1, H, W), (H, W, 1)) of the same slice.
+        ax, title, legend: as in ``plot_boxes``; the default title counts each category.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    image = np.asarray(image)
+    if image.shape != tuple(bb.params["image_shape"]):
+        raise ValueError(f"image must have shape image_shape {tuple(bb.params['image_shape'])}"
+                         f", got {image.shape}")
+    boxes, _, _, matched = bb.match_anchors(msk)        # matched: (S, N)
+    if matched.shape[0] != 1:
+        raise ValueError(f"msk must be one slice (H, W), got {matched.shape[0]} slices of "
+                         f"shape {np.shape(msk)}")
+    positive = bb.anchors[matched[0] >= 0]
+    ignored = bb.anchors[matched[0] == IGNORE]
+    if title is None:
+        title = (f"{len(boxes)} GT box{'' if len(boxes) == 1 else 'es'}, "
+                 f"{len(positive)} positive, {len(ignored)} ignored anchors")
+    return plot_boxes(image, gt_boxes=boxes, positive_anchors=positive,
+                      ignored_anchors=ignored, ax=ax, title=title, legend=legend)

@@ -1,0 +1,135 @@
+"""plot_boxes / plot_targets: rendered off-screen (Agg) on a non-square image."""
+
+import collections
+import os
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from boxloc import BoundingBox  # noqa: E402
+from boxloc.plotting import plot_boxes, plot_targets  # noqa: E402
+
+HEIGHT, WIDTH = 200, 300
+GT = [[40, 200, 80, 270], [150, 30, 160, 42]]
+POSITIVE = [[36, 196, 84, 276], [40, 190, 80, 280], [144, 24, 166, 48]]
+IGNORED = [[0, 150, 90, 300], [20, 180, 100, 260], [130, 10, 180, 60], [30, 220, 70, 300]]
+PREDICTED = [[42, 198, 79, 268], [148, 33, 161, 45]]
+
+
+def new_axes():
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    return fig.add_subplot()
+
+
+def rectangles(ax):
+    """Category -> number of Rectangle patches (the gid plot_boxes gives them)."""
+    return collections.Counter(p.get_gid() for p in ax.patches if isinstance(p, Rectangle))
+
+
+def is_png(path):
+    return path.is_file() and path.stat().st_size > 1000 and \
+        path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_boxes_draws_every_category_on_a_non_square_image(tmp_path):
+    image = np.random.default_rng(0).random((HEIGHT, WIDTH))
+    ax = plot_boxes(image, gt_boxes=GT, positive_anchors=POSITIVE, ignored_anchors=IGNORED,
+                    predicted_boxes=PREDICTED, predicted_scores=[0.91, 0.42], ax=new_axes(),
+                    title="non-square")
+    assert rectangles(ax) == {"gt": 2, "positive": 3, "ignored": 4, "predicted": 2}
+    assert sorted(t.get_text() for t in ax.texts) == ["0.42", "0.91"]
+    assert ax.get_title() == "non-square"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["ignored anchors", "positive anchors", "ground truth", "predicted"]
+    # pixel edges line up: image extent and axis limits are the image, row 0 on top
+    assert tuple(ax.images[0].get_extent()) == (0, WIDTH, HEIGHT, 0)
+    assert ax.get_xlim() == (0, WIDTH) and ax.get_ylim() == (HEIGHT, 0)
+    path = tmp_path / "boxes.png"
+    ax.figure.savefig(path)
+    assert is_png(path)
+
+
+def test_rectangles_use_x1_y1_width_height():
+    ax = plot_boxes(np.zeros((HEIGHT, WIDTH)), gt_boxes=[[40, 200, 80, 270]], ax=new_axes())
+    (patch,) = ax.patches
+    assert patch.get_xy() == (200, 40)
+    assert (patch.get_width(), patch.get_height()) == (70, 40)
+    assert not patch.get_fill()
+
+
+def test_only_given_categories_are_drawn_and_scores_may_be_per_class():
+    ax = plot_boxes(np.zeros((HEIGHT, WIDTH)), predicted_boxes=PREDICTED,
+                    predicted_scores=[[0.1, 0.8], [0.3, 0.2]], ax=new_axes(), legend=False)
+    assert rectangles(ax) == {"predicted": 2}
+    assert sorted(t.get_text() for t in ax.texts) == ["0.30", "0.80"]
+    assert ax.get_legend() is None
+
+
+def test_plot_boxes_makes_a_figure_when_no_axes_given(tmp_path):
+    import matplotlib.pyplot as plt
+    ax = plot_boxes(np.ones((HEIGHT, WIDTH)), gt_boxes=GT)
+    try:
+        assert rectangles(ax) == {"gt": 2}
+        ax.figure.savefig(tmp_path / "new.png")
+        assert is_png(tmp_path / "new.png")
+    finally:
+        plt.close(ax.figure)
+
+
+def test_plot_targets_matches_bb_match_anchors(tmp_path):
+    bb = BoundingBox((HEIGHT, WIDTH), c=[3, 4], anchor_shapes=[32, 64], iou_upper=0.5,
+                     iou_lower=0.2, min_size_blob=0)
+    msk = np.zeros((HEIGHT, WIDTH), np.uint8)
+    msk[40:80, 200:270] = 1
+    msk[150:160, 30:42] = 1
+    boxes, _, _, matched = bb.match_anchors(msk)
+    ax = plot_targets(bb, msk * 0.5, msk, ax=new_axes())
+    counts = rectangles(ax)
+    assert counts["gt"] == len(boxes) == 2
+    assert counts["positive"] == np.sum(matched >= 0) > 0
+    assert counts["ignored"] == np.sum(matched == -2) > 0
+    assert "predicted" not in counts
+    assert ax.get_title() == (f"2 GT boxes, {counts['positive']} positive, "
+                              f"{counts['ignored']} ignored anchors")
+    ax.figure.savefig(tmp_path / "targets.png")
+    assert is_png(tmp_path / "targets.png")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(image=np.zeros((2, HEIGHT, WIDTH))), "image must be a 2-D slice"),
+    (dict(gt_boxes=[[0, 0, 10]]), "gt_boxes must be finite boxes"),
+    (dict(positive_anchors=[[0, 0, np.nan, 5]]), "positive_anchors must be finite boxes"),
+    (dict(predicted_boxes=PREDICTED, predicted_scores=[0.5]), "predicted_scores must hold"),
+])
+def test_plot_boxes_rejects_bad_input(kwargs, message):
+    kwargs = {"image": np.zeros((HEIGHT, WIDTH)), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        plot_boxes(ax=new_axes(), **kwargs)
+
+
+def test_plot_targets_rejects_a_stack_or_a_wrong_image():
+    bb = BoundingBox((HEIGHT, WIDTH), c=[3, 4], anchor_shapes=[32, 64])
+    msk = np.zeros((HEIGHT, WIDTH), np.uint8)
+    with pytest.raises(ValueError, match="msk must be one slice"):
+        plot_targets(bb, msk, np.stack([msk, msk]), ax=new_axes())
+    with pytest.raises(ValueError, match="image must have shape image_shape"):
+        plot_targets(bb, msk.T, msk, ax=new_axes())
+
+
+def test_importing_plotting_imports_no_deep_learning_framework():
+    code = ("import sys, boxloc.plotting, boxloc.coverage, boxloc.demo; "
+            "print(sorted({'tensorflow', 'keras', 'torch', 'jax'} & set(sys.modules)))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, check=True)
+    assert result.stdout.strip() == "[]"
