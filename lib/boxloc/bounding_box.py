@@ -21,12 +21,12 @@ from scipy.special import expit
 
 from . import _checks
 from .anchors import make_anchors, overlap_candidates
-from .boxes import iou_one_to_many
+from .boxes import iou_one_to_many, iou_pairs
 from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
 from .matching import MATCH_RULES, match_anchors
 from .nms import nms
-from .targets import encode_targets, map_key, maps_to_vectors, pair_ious, vectors_to_maps
+from .targets import encode_targets, map_key, maps_to_vectors, vectors_to_maps
 
 __all__ = ["BoundingBox"]
 
@@ -191,13 +191,13 @@ class BoundingBox:
         """Which ground-truth box each anchor is matched to (for diagnostics).
 
         Returns ``(boxes, classes, slice_index, matched)``: float64 (M, 4), int64 (M,),
-        int64 (M,) flat slice index, and int64 (S, N) with the matched box index per slice and
+        int64 (M,) flat slice index, and int32 (S, N) with the matched box index per slice and
         anchor, or ``matching.BACKGROUND`` (-1) / ``matching.IGNORE`` (-2).
         """
         boxes, classes, slice_index = self.find_boxes(msk)
         num_slices = len(self._as_slices(msk, "msk")[0])
         pair_box, pair_anchor = overlap_candidates(boxes, self.anchor_set)
-        pair_iou = pair_ious(boxes, pair_box, self.anchor_set, pair_anchor)
+        pair_iou = iou_pairs(boxes, pair_box, self.anchors, pair_anchor, self.anchor_areas)
         matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
                                 len(self.anchors), self.params["iou_upper"],
                                 self.params["iou_lower"], self.params["match_rule"])

@@ -13,7 +13,7 @@ Conventions used everywhere in boxloc:
 import numpy as np
 
 __all__ = ["corners_to_centres", "centres_to_corners", "box_area", "clip_boxes",
-           "iou", "iou_matrix", "iou_one_to_many"]
+           "iou", "iou_pairs", "iou_matrix", "iou_one_to_many"]
 
 
 def corners_to_centres(boxes):
@@ -45,6 +45,20 @@ def clip_boxes(boxes, image_shape):
     return np.clip(np.asarray(boxes, dtype=float), low, high)
 
 
+def _overlap(low1, high1, low2, high2):
+    """Length of the overlap of intervals [low1, high1) and [low2, high2), >= 0."""
+    extent = np.minimum(high1, high2)
+    extent -= np.maximum(low1, low2)
+    return np.maximum(extent, 0, out=extent)
+
+
+def _ratio(inter, area1, area2):
+    """inter / union, 0 where the union is empty or NaN ("out" keeps those entries at 0)."""
+    union = area1 + area2
+    union -= inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 def iou(boxes1, boxes2, areas2=None):
     """Intersection over union of broadcastable box arrays (..., 4) -> float64 (...).
 
@@ -54,18 +68,31 @@ def iou(boxes1, boxes2, areas2=None):
     """
     boxes1 = np.asarray(boxes1, dtype=np.float64)
     boxes2 = np.asarray(boxes2, dtype=np.float64)
-    # in-place steps: this runs on every (lesion, anchor) pair of every training batch
-    inter = np.minimum(boxes1[..., 2], boxes2[..., 2])
-    inter -= np.maximum(boxes1[..., 0], boxes2[..., 0])                  # overlap height
-    width = np.minimum(boxes1[..., 3], boxes2[..., 3])
-    width -= np.maximum(boxes1[..., 1], boxes2[..., 1])                  # overlap width
-    np.maximum(inter, 0, out=inter)
-    inter *= np.maximum(width, 0, out=width)
-    union = box_area(boxes2) if areas2 is None else np.array(areas2, dtype=np.float64)
-    union = union + box_area(boxes1)
-    union -= inter
-    # 0 where the union is empty or NaN: "out" keeps those entries at 0
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    inter = _overlap(boxes1[..., 0], boxes1[..., 2], boxes2[..., 0], boxes2[..., 2])
+    inter *= _overlap(boxes1[..., 1], boxes1[..., 3], boxes2[..., 1], boxes2[..., 3])
+    areas2 = box_area(boxes2) if areas2 is None else np.asarray(areas2, dtype=np.float64)
+    return _ratio(inter, box_area(boxes1), areas2)
+
+
+def iou_pairs(boxes1, index1, boxes2, index2, areas2=None):
+    """IoU of ``boxes1[index1[p]]`` with ``boxes2[index2[p]]`` for every pair p -> float64 (P,).
+
+    Same result as ``iou(boxes1[index1], boxes2[index2])``, but gathered one coordinate at a
+    time, so no (P, 4) copies are made: this runs on every (lesion, anchor) pair of every
+    training batch, where memory traffic, not arithmetic, is the cost.
+    """
+    boxes1 = np.asarray(boxes1, dtype=np.float64)
+    boxes2 = np.asarray(boxes2, dtype=np.float64)
+
+    def coordinate(boxes, index, k):
+        return np.take(boxes[:, k], index)
+
+    inter = _overlap(coordinate(boxes1, index1, 0), coordinate(boxes1, index1, 2),
+                     coordinate(boxes2, index2, 0), coordinate(boxes2, index2, 2))
+    inter *= _overlap(coordinate(boxes1, index1, 1), coordinate(boxes1, index1, 3),
+                      coordinate(boxes2, index2, 1), coordinate(boxes2, index2, 3))
+    areas2 = box_area(boxes2) if areas2 is None else np.asarray(areas2, dtype=np.float64)
+    return _ratio(inter, np.take(box_area(boxes1), index1), np.take(areas2, index2))
 
 
 def iou_matrix(boxes1, boxes2, areas2=None):

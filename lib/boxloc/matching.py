@@ -33,7 +33,7 @@ MATCH_RULES = ("seed", "torchvision", "threshold")
 
 
 class Matches(NamedTuple):
-    """matched: int64 (S, N) box index (>= 0), BACKGROUND or IGNORE per slice and anchor.
+    """matched: int32 (S, N) box index (>= 0), BACKGROUND or IGNORE per slice and anchor.
     band: bool (P,) whether each (box, anchor) pair lies in that box's ignore band."""
     matched: np.ndarray
     band: np.ndarray
@@ -66,7 +66,7 @@ def match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices, num_
     num_cells = num_slices * num_anchors
     box_best = np.zeros(len(slice_index))                                      # (M,) best IoU per box
     np.maximum.at(box_best, pair_box, pair_iou)
-    winner = np.full(num_cells, BACKGROUND, dtype=np.int64)                    # matched box per cell
+    winner = np.full(num_cells, BACKGROUND, dtype=np.int32)                    # matched box per cell
 
     if rule == "seed":
         upper = np.minimum(iou_upper, box_best[pair_box])                      # (P,) per-box thresholds
@@ -79,12 +79,12 @@ def match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices, num_
         best = np.zeros(num_cells)                                             # best IoU per cell
         np.maximum.at(best, cell, pair_iou)
         is_best = (pair_iou == best[cell]) & (pair_iou > 0)
-        best_box = np.full(num_cells, len(slice_index), dtype=np.int64)
+        best_box = np.full(num_cells, len(slice_index), dtype=np.int32)
         np.minimum.at(best_box, cell[is_best], pair_box[is_best])              # ties: first box
         positive_cell = best >= max(iou_upper, np.finfo(float).tiny)
         if rule == "torchvision":                                              # low-quality matches
             positive_cell[cell[(pair_iou == box_best[pair_box]) & (pair_iou > 0)]] = True
-        winner = np.where(positive_cell, best_box, BACKGROUND)
+        winner = np.where(positive_cell, best_box, np.int32(BACKGROUND))
         band = (pair_iou >= iou_lower) & (pair_iou < iou_upper) & (pair_iou > 0)
 
     in_band = np.zeros(num_cells, dtype=bool)

@@ -30,22 +30,22 @@ def nms(boxes, scores, iou_threshold):
         raise ValueError(f"boxes and scores must have the same length, got {len(boxes)} and {len(scores)}")
     valid = np.flatnonzero(np.isfinite(boxes).all(axis=1) & ~np.isnan(scores))
     order = valid[np.argsort(-scores[valid], kind="stable")]
-    # Survivor table in score order: columns y1, x1, y2, x2, area, original index.
-    y1, x1, y2, x2 = boxes[order].T
-    area = np.clip(y2 - y1, 0, None) * np.clip(x2 - x1, 0, None)
-    table = np.stack([y1, x1, y2, x2, area, order], axis=1)
+    # Survivors in score order, one contiguous array per column (fast elementwise maths).
+    y1, x1, y2, x2 = (np.ascontiguousarray(column) for column in boxes[order].T)
+    area = np.maximum(y2 - y1, 0) * np.maximum(x2 - x1, 0)
     keep = []
-    while len(table):
-        top, table = table[0], table[1:]
-        keep.append(int(top[5]))
-        if not len(table):
-            break
-        height = np.minimum(top[2], table[:, 2]) - np.maximum(top[0], table[:, 0])
-        width = np.minimum(top[3], table[:, 3]) - np.maximum(top[1], table[:, 1])
-        inter = np.clip(height, 0, None) * np.clip(width, 0, None)
-        union = top[4] + table[:, 4] - inter
-        # inter > thr * union  <=>  IoU > thr, without dividing (union may be 0)
-        table = table[~(inter > iou_threshold * union) | ~(union > 0)]
+    while len(order):
+        keep.append(order[0])
+        height = np.minimum(y2[0], y2[1:]) - np.maximum(y1[0], y1[1:])
+        width = np.minimum(x2[0], x2[1:]) - np.maximum(x1[0], x1[1:])
+        inter = np.maximum(height, 0, out=height) * np.maximum(width, 0, out=width)
+        # IoU > thr  <=>  inter > thr * union (union >= 0; an empty union never suppresses)
+        suppressed = inter > iou_threshold * (area[0] + area[1:] - inter)
+        if suppressed.any():          # copy the survivors only when something was removed
+            rest = np.flatnonzero(~suppressed) + 1
+            order, y1, x1, y2, x2, area = (a[rest] for a in (order, y1, x1, y2, x2, area))
+        else:                         # otherwise drop the kept box: views, no copy
+            order, y1, x1, y2, x2, area = (a[1:] for a in (order, y1, x1, y2, x2, area))
     return np.asarray(keep, dtype=np.int64)
 
 

@@ -16,17 +16,11 @@ Per slice and anchor (N anchors, K classes):
 import numpy as np
 
 from .anchors import overlap_candidates
-from .boxes import iou
+from .boxes import iou_pairs
 from .deltas import encode_deltas
 from .matching import match_anchors
 
-__all__ = ["encode_targets", "pair_ious", "vectors_to_maps", "maps_to_vectors", "map_key"]
-
-
-def pair_ious(boxes, pair_box, anchors, pair_anchor):
-    """IoU of each (box, clipped anchor) pair -> float64 (P,). (np.take: fast row gathers.)"""
-    return iou(np.take(boxes, pair_box, axis=0), np.take(anchors.corners, pair_anchor, axis=0),
-               np.take(anchors.areas, pair_anchor))
+__all__ = ["encode_targets", "vectors_to_maps", "maps_to_vectors", "map_key"]
 
 
 def map_key(kind, level, mask=False):
@@ -56,7 +50,7 @@ def encode_targets(boxes, classes, slice_index, num_slices, anchors, num_classes
     classes = np.asarray(classes, dtype=np.int64).reshape(-1)
     slice_index = np.asarray(slice_index, dtype=np.int64).reshape(-1)
     pair_box, pair_anchor = overlap_candidates(boxes, anchors)              # (P,) each
-    pair_iou = pair_ious(boxes, pair_box, anchors, pair_anchor)
+    pair_iou = iou_pairs(boxes, pair_box, anchors.corners, pair_anchor, anchors.areas)
     matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
                             num_anchors, iou_upper, iou_lower, rule)
     positive = matches.matched >= 0                                        # (S, N)
@@ -74,9 +68,8 @@ def encode_targets(boxes, classes, slice_index, num_slices, anchors, num_classes
     ignored[slice_index[band_box], pair_anchor[matches.band], classes[band_box] - 1] = True
     cls_msk = (~(ignored & (cls == 0))).astype(np.float32)
 
-    # repeat on the flat (S, N) array = 4 copies per anchor, i.e. (S, N, 4), and much faster
-    # than a broadcast copy
-    reg_msk = np.repeat(positive.astype(np.float32), 4, axis=1).reshape(num_slices, num_anchors, 4)
+    reg_msk = np.zeros((num_slices, num_anchors, 4), dtype=np.float32)
+    reg_msk[s_pos, n_pos] = 1          # positives are few: write only their rows
     return {"cls": cls, "reg": reg, "cls-msk": cls_msk, "reg-msk": reg_msk}
 
 
