@@ -14,10 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .boxes import box_area, centres_to_corners, clip_boxes
+from .boxes import _ratio, box_area, centres_to_corners, clip_boxes
 
 __all__ = ["CENTRE_OFFSET", "Anchors", "grid_shapes", "anchor_templates", "level_anchors",
-           "make_anchors", "overlap_candidates"]
+           "make_anchors", "anchor_overlaps"]
 
 # Where an anchor sits inside its grid cell, in strides. The seed puts it on the cell's
 # top-left corner: at c3 of a 240 px image the centres are 0, 8, 16, ... (0.5 would give
@@ -31,6 +31,7 @@ class Anchors(NamedTuple):
     offsets: float64 (N, 4) ``[cy, cx, h, w]``, unclipped (deltas are relative to these).
     corners: float64 (N, 4) ``[y1, x1, y2, x2]`` clipped to the image (used for IoU).
     areas: float64 (N,) areas of the clipped corners.
+    image_shape: ``(H, W)``.
     grid_shapes: one ``(gh, gw)`` per level.
     strides: one ``(stride_y, stride_x)`` per level, floats.
     level_sizes: number of anchors per level, ``gh * gw * A``.
@@ -39,6 +40,7 @@ class Anchors(NamedTuple):
     offsets: np.ndarray
     corners: np.ndarray
     areas: np.ndarray
+    image_shape: tuple
     grid_shapes: list
     strides: list
     level_sizes: list
@@ -98,54 +100,79 @@ def make_anchors(image_shape, levels, anchor_shapes, anchor_scales, anchor_ratio
     # column-major: each coordinate is contiguous, which makes per-pair gathers fast
     corners = np.asfortranarray(clip_boxes(centres_to_corners(offsets), image_shape))
     return Anchors(offsets=offsets, corners=corners, areas=box_area(corners),
-                   grid_shapes=shapes, strides=strides,
+                   image_shape=image_shape, grid_shapes=shapes, strides=strides,
                    level_sizes=[gh * gw * num_per_location for gh, gw in shapes],
                    num_per_location=num_per_location)
 
 
-def overlap_candidates(boxes, anchors):
-    """Every (box, anchor) pair that can overlap: a superset of the pairs with IoU > 0.
+def _line_overlaps(low, high, half, first, count, stride, limit):
+    """Along one axis, for each unit u (a box with one template) and each of its ``count[u]``
+    grid lines from ``first[u]``: the anchor's clipped extent and its overlap with the box.
+
+    Returns ``(overlap, extent, offset)``: float64 (L,), float64 (L,), and the int (U,)
+    position of each unit's first line in them.
+    """
+    offset = np.cumsum(count) - count                                      # (U,)
+    unit = np.repeat(np.arange(len(count)), count)                         # (L,)
+    line = first[unit] + np.arange(len(unit)) - offset[unit]
+    centre = (line + CENTRE_OFFSET) * stride           # same arithmetic as level_anchors
+    anchor_low = np.clip(centre - half[unit], 0, limit)  # ... and as clipped corners
+    anchor_high = np.clip(centre + half[unit], 0, limit)
+    overlap = np.minimum(anchor_high, high[unit])
+    overlap -= np.maximum(anchor_low, low[unit])
+    return np.maximum(overlap, 0, out=overlap), anchor_high - anchor_low, offset
+
+
+def anchor_overlaps(boxes, anchors):
+    """IoU of every box with every anchor it overlaps, as a sparse list of pairs.
 
     Most anchors of a slice are far from every lesion, so instead of an (M, N) IoU matrix
-    we list, per box, level and template, the rectangle of grid cells whose anchor of that
-    template can reach the box (anchor centres are ``(i + CENTRE_OFFSET) * stride``), all
-    vectorised. IoU is then computed on these pairs only.
+    we visit, per box, level and template, only the rectangle of grid cells whose anchor
+    can reach the box. On a grid the IoU is separable: the overlap height of a box with an
+    anchor depends only on the anchor's row and the overlap width only on its column, so
+    heights and widths are computed once per row and per column and multiplied per pair.
+    The result equals ``iou_matrix(boxes, anchors.corners)`` at every returned pair, and
+    every pair with IoU > 0 is returned.
 
     Args:
         boxes: float (M, 4) ``[y1, x1, y2, x2]``, finite.
         anchors: ``Anchors``.
 
     Returns:
-        ``(box_index, anchor_index)``, int32 (P,) each.
+        ``(box_index, anchor_index, iou)``: int32 (P,), int32 (P,), float64 (P,).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     num_templates = anchors.num_per_location
-    box_pieces, anchor_pieces = [], []
+    box_area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    pieces = []
     for (grid_h, grid_w), (stride_y, stride_x), start in zip(
             anchors.grid_shapes, anchors.strides, anchors.level_starts):
-        half = anchors.offsets[start:start + num_templates, 2:] / 2        # (A, 2) half h, w
-        # one "unit" per (box, template): the range of grid rows/cols that can overlap
-        y1, x1, y2, x2 = (boxes[:, None, i] for i in range(4))            # (M, 1) each
-        row0 = np.floor((y1 - half[:, 0]) / stride_y - CENTRE_OFFSET)      # (M, A)
-        row1 = np.floor((y2 + half[:, 0]) / stride_y - CENTRE_OFFSET) + 1
-        col0 = np.floor((x1 - half[:, 1]) / stride_x - CENTRE_OFFSET)
-        col1 = np.floor((x2 + half[:, 1]) / stride_x - CENTRE_OFFSET) + 1
-        row0, row1 = np.clip(row0, 0, grid_h).astype(np.int64), np.clip(row1, 0, grid_h).astype(np.int64)
-        col0, col1 = np.clip(col0, 0, grid_w).astype(np.int64), np.clip(col1, 0, grid_w).astype(np.int64)
-        row1, col1 = np.maximum(row1, row0), np.maximum(col1, col0)       # inverted box: no cells
-        num_cols = (col1 - col0).ravel()                                   # (M*A,)
-        counts = (row1 - row0).ravel() * num_cols
-        first_anchor = start + (row0 * grid_w + col0) * num_templates + np.arange(num_templates)
-        # pair p belongs to unit u and is cell k of the unit's rectangle, in raster order
-        # (int32 indices: half the memory traffic of int64 on this hot path)
-        unit = np.repeat(np.arange(counts.size, dtype=np.int32), counts)   # (P_l,)
-        k = np.arange(counts.sum(), dtype=np.int32)
-        k -= np.repeat((np.cumsum(counts) - counts).astype(np.int32), counts)
-        row_offset, col_offset = np.divmod(k, num_cols.astype(np.int32)[unit])
-        row_offset *= grid_w * num_templates
-        col_offset *= num_templates
-        row_offset += col_offset
-        row_offset += first_anchor.ravel().astype(np.int32)[unit]
-        anchor_pieces.append(row_offset)
-        box_pieces.append(unit // num_templates)
-    return np.concatenate(box_pieces), np.concatenate(anchor_pieces)
+        # one "unit" per (box, template), box-major: U = M * A
+        half = np.tile(anchors.offsets[start:start + num_templates, 2:] / 2, (len(boxes), 1))
+        low = np.repeat(boxes[:, :2], num_templates, axis=0)               # (U, 2) y1, x1
+        high = np.repeat(boxes[:, 2:], num_templates, axis=0)              # (U, 2) y2, x2
+        # grid lines whose anchor can reach the box (a superset by at most one line)
+        first = np.floor((low - half) / (stride_y, stride_x) - CENTRE_OFFSET)
+        last = np.floor((high + half) / (stride_y, stride_x) - CENTRE_OFFSET) + 1
+        first = np.clip(first, 0, (grid_h, grid_w)).astype(np.int64)
+        count = np.maximum(np.clip(last, 0, (grid_h, grid_w)).astype(np.int64) - first, 0)
+        rows = _line_overlaps(low[:, 0], high[:, 0], half[:, 0], first[:, 0], count[:, 0],
+                              stride_y, anchors.image_shape[0])
+        cols = _line_overlaps(low[:, 1], high[:, 1], half[:, 1], first[:, 1], count[:, 1],
+                              stride_x, anchors.image_shape[1])
+        # pair p is cell k of its unit's rectangle, in raster order (int32: less traffic)
+        num_cols = count[:, 1].astype(np.int32)
+        pairs_per_unit = count[:, 0] * count[:, 1]
+        unit = np.repeat(np.arange(len(half), dtype=np.int32), pairs_per_unit)
+        k = np.arange(len(unit), dtype=np.int32)
+        k -= np.repeat((np.cumsum(pairs_per_unit) - pairs_per_unit).astype(np.int32), pairs_per_unit)
+        row, col = np.divmod(k, num_cols[unit])                            # within the rectangle
+        row_line, col_line = row + rows[2][unit], col + cols[2][unit]      # into the line arrays
+        inter = np.take(rows[0], row_line) * np.take(cols[0], col_line)
+        anchor_area = np.take(rows[1], row_line) * np.take(cols[1], col_line)
+        first_anchor = (start + (first[:, 0] * grid_w + first[:, 1]) * num_templates
+                        + np.tile(np.arange(num_templates), len(boxes))).astype(np.int32)
+        anchor = first_anchor[unit] + (row * grid_w + col) * num_templates
+        box = unit // num_templates
+        pieces.append((box, anchor, _ratio(inter, np.take(box_area, box), anchor_area)))
+    return tuple(np.concatenate(column) for column in zip(*pieces))

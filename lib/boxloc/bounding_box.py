@@ -20,8 +20,8 @@ import numpy as np
 from scipy.special import expit
 
 from . import _checks
-from .anchors import make_anchors, overlap_candidates
-from .boxes import iou_one_to_many, iou_pairs
+from .anchors import anchor_overlaps, make_anchors
+from .boxes import iou_one_to_many
 from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
 from .matching import MATCH_RULES, match_anchors
@@ -196,8 +196,7 @@ class BoundingBox:
         """
         boxes, classes, slice_index = self.find_boxes(msk)
         num_slices = len(self._as_slices(msk, "msk")[0])
-        pair_box, pair_anchor = overlap_candidates(boxes, self.anchor_set)
-        pair_iou = iou_pairs(boxes, pair_box, self.anchors, pair_anchor, self.anchor_areas)
+        pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, self.anchor_set)
         matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
                                 len(self.anchors), self.params["iou_upper"],
                                 self.params["iou_lower"], self.params["match_rule"])

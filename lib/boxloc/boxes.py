@@ -13,7 +13,7 @@ Conventions used everywhere in boxloc:
 import numpy as np
 
 __all__ = ["corners_to_centres", "centres_to_corners", "box_area", "clip_boxes",
-           "iou", "iou_pairs", "iou_matrix", "iou_one_to_many"]
+           "iou", "iou_matrix", "iou_one_to_many"]
 
 
 def corners_to_centres(boxes):
@@ -72,27 +72,6 @@ def iou(boxes1, boxes2, areas2=None):
     inter *= _overlap(boxes1[..., 1], boxes1[..., 3], boxes2[..., 1], boxes2[..., 3])
     areas2 = box_area(boxes2) if areas2 is None else np.asarray(areas2, dtype=np.float64)
     return _ratio(inter, box_area(boxes1), areas2)
-
-
-def iou_pairs(boxes1, index1, boxes2, index2, areas2=None):
-    """IoU of ``boxes1[index1[p]]`` with ``boxes2[index2[p]]`` for every pair p -> float64 (P,).
-
-    Same result as ``iou(boxes1[index1], boxes2[index2])``, but gathered one coordinate at a
-    time, so no (P, 4) copies are made: this runs on every (lesion, anchor) pair of every
-    training batch, where memory traffic, not arithmetic, is the cost.
-    """
-    boxes1 = np.asarray(boxes1, dtype=np.float64)
-    boxes2 = np.asarray(boxes2, dtype=np.float64)
-
-    def coordinate(boxes, index, k):
-        return np.take(boxes[:, k], index)
-
-    inter = _overlap(coordinate(boxes1, index1, 0), coordinate(boxes1, index1, 2),
-                     coordinate(boxes2, index2, 0), coordinate(boxes2, index2, 2))
-    inter *= _overlap(coordinate(boxes1, index1, 1), coordinate(boxes1, index1, 3),
-                      coordinate(boxes2, index2, 1), coordinate(boxes2, index2, 3))
-    areas2 = box_area(boxes2) if areas2 is None else np.asarray(areas2, dtype=np.float64)
-    return _ratio(inter, np.take(box_area(boxes1), index1), np.take(areas2, index2))
 
 
 def iou_matrix(boxes1, boxes2, areas2=None):

@@ -1,8 +1,8 @@
 """Training targets of a batch: ground-truth boxes -> per-anchor ``cls``, ``reg`` and their
 loss masks, and the ``cls-c3`` ... dictionary layout the network's outputs use.
 
-Only composition lives here: candidate pairs from ``anchors``, IoU from ``boxes``, matching
-from ``matching``, deltas from ``deltas``.
+Only composition lives here: (box, anchor) IoU pairs from ``anchors``, matching from
+``matching``, deltas from ``deltas``.
 
 Per slice and anchor (N anchors, K classes):
 
@@ -15,8 +15,7 @@ Per slice and anchor (N anchors, K classes):
 
 import numpy as np
 
-from .anchors import overlap_candidates
-from .boxes import iou_pairs
+from .anchors import anchor_overlaps
 from .deltas import encode_deltas
 from .matching import match_anchors
 
@@ -49,8 +48,7 @@ def encode_targets(boxes, classes, slice_index, num_slices, anchors, num_classes
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     classes = np.asarray(classes, dtype=np.int64).reshape(-1)
     slice_index = np.asarray(slice_index, dtype=np.int64).reshape(-1)
-    pair_box, pair_anchor = overlap_candidates(boxes, anchors)              # (P,) each
-    pair_iou = iou_pairs(boxes, pair_box, anchors.corners, pair_anchor, anchors.areas)
+    pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, anchors)      # (P,) each
     matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
                             num_anchors, iou_upper, iou_lower, rule)
     positive = matches.matched >= 0                                        # (S, N)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from boxloc import BoundingBox
-from boxloc.anchors import anchor_templates, make_anchors, overlap_candidates
+from boxloc.anchors import anchor_overlaps, anchor_templates, make_anchors
 from boxloc.boxes import iou_matrix
 
 SEED_2021 = dict(image_shape=(240, 240), c=[3, 4], anchor_shapes=[32, 64])
@@ -80,11 +80,21 @@ boxes_strategy = st.lists(
 
 @settings(max_examples=60, deadline=None)
 @given(raw=boxes_strategy, shape=st.sampled_from([(240, 240), (96, 160), (200, 130)]))
-def test_overlap_candidates_cover_every_overlapping_pair(raw, shape):
+def test_anchor_overlaps_equal_the_dense_iou_matrix(raw, shape):
     bb = BoundingBox(shape, c=[2, 4], anchor_shapes=[12, 40], anchor_ratios=[0.4, 1, 2.5])
     boxes = np.array([[y, x, y + h, x + w] for y, x, h, w in raw])
-    pair_box, pair_anchor = overlap_candidates(boxes, bb.anchor_set)
-    candidates = set(zip(pair_box.tolist(), pair_anchor.tolist()))
-    overlapping = set(zip(*(a.tolist() for a in np.nonzero(iou_matrix(boxes, bb.anchors) > 0))))
-    assert overlapping <= candidates
-    assert len(candidates) == len(pair_box)   # no duplicate pairs
+    pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, bb.anchor_set)
+    dense = iou_matrix(boxes, bb.anchors)
+    # bit-identical to the dense IoU at every listed pair ...
+    np.testing.assert_array_equal(pair_iou, dense[pair_box, pair_anchor])
+    # ... every overlapping pair is listed, once
+    listed = set(zip(pair_box.tolist(), pair_anchor.tolist()))
+    assert set(zip(*(a.tolist() for a in np.nonzero(dense > 0)))) <= listed
+    assert len(listed) == len(pair_box)
+
+
+def test_anchor_overlaps_of_inverted_and_outside_boxes_are_empty():
+    bb = BoundingBox((64, 64), c=[3, 4], anchor_shapes=[16, 32])
+    boxes = [[30, 10, 10, 40], [10, 30, 40, 10], [60, 60, 2, 2], [100, 100, 120, 130]]
+    _, _, pair_iou = anchor_overlaps(boxes, bb.anchor_set)
+    assert np.all(pair_iou == 0)
