@@ -14,7 +14,7 @@ from matplotlib.patches import Rectangle
 
 from .matching import IGNORE
 
-__all__ = ["STYLES", "plot_boxes", "plot_targets"]
+__all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors"]
 
 # Drawing order: ignored anchors at the bottom, predictions on top (zorder).
 STYLES = {
@@ -141,3 +141,38 @@ def plot_targets(bb, image, msk, ax=None, title=None, legend=True):
                  f"{len(positive)} positive, {len(ignored)} ignored anchors")
     return plot_boxes(image, gt_boxes=boxes, positive_anchors=positive,
                       ignored_anchors=ignored, ax=ax, title=title, legend=legend)
+
+
+def plot_cell_anchors(bb, axes=None):
+    """The A anchors of one grid cell of every level, centred in the image: one panel per
+    level, colour = scale, line style = ratio (tall dashed, square solid, wide dotted); the
+    grey square is one grid cell (stride x stride).
+
+    Returns the list of Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    levels = bb.params["c"]
+    if axes is None:
+        _, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 4.2), squeeze=False)
+        axes = list(axes[0])
+    height, width = bb.params["image_shape"]
+    scales, ratios = bb.params["anchor_scales"], bb.params["anchor_ratios"]
+    colours = plt.get_cmap("viridis")(np.linspace(0.15, 0.85, len(scales)))
+    styles = ["--" if r < 1 else ":" if r > 1 else "-" for r in ratios]
+    for ax, level, start, strides in zip(axes, levels, bb.anchor_set.level_starts,
+                                         bb.anchor_set.strides):
+        ax.imshow(np.ones((height, width)), cmap="gray", vmin=0, vmax=1, extent=(0, width, height, 0))
+        sizes = bb.offsets[start:start + bb.anchor_set.num_per_location, 2:]   # (A, 2) h, w
+        for a, (h, w) in enumerate(sizes):
+            scale, ratio = divmod(a, len(ratios))                            # scale-major
+            ax.add_patch(Rectangle((width / 2 - w / 2, height / 2 - h / 2), w, h, fill=False,
+                                   edgecolor=colours[scale], linestyle=styles[ratio], linewidth=1.6))
+        ax.add_patch(Rectangle((width / 2, height / 2), strides[1], strides[0], facecolor="black",
+                               alpha=0.35, edgecolor="none"))
+        ax.set_title(f"c{level}: the {len(sizes)} anchors of one cell")
+    handles = ([Line2D([], [], color=colours[i], label=f"scale 2^({s}/3)") for i, s in enumerate(scales)]
+               + [Line2D([], [], color="grey", linestyle=styles[i], label=f"ratio w/h = {r:g}")
+                  for i, r in enumerate(ratios)])
+    axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    return axes

@@ -1,0 +1,71 @@
+"""Helpers to grade notebooks with the real nbgrader in a throw-away copy of the course."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+COURSE = ROOT / "course"
+
+
+def make_course(folder):
+    """A copy of ``course/`` (source + config) in ``folder`` with every assignment generated
+    (release + gradebook). Returns the course path."""
+    course = Path(folder) / "course"
+    shutil.copytree(COURSE / "source", course / "source")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    for assignment in sorted(p.name for p in (course / "source").iterdir()):
+        nbgrader(course, "generate_assignment", assignment, "--force")
+    return course
+
+
+def nbgrader(course, *args):
+    """Run nbgrader on ``course`` in the fast configuration; returns the CompletedProcess."""
+    env = dict(os.environ, BOXLOC_FAST="1", MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args,
+                           f"--CourseDirectory.root={course}"],
+                          cwd=course, env=env, capture_output=True, text=True, check=True)
+
+
+def fill(release_notebook, answers):
+    """A copy of a release notebook with the solution cells named in ``answers`` (grade id ->
+    code) replaced, as a student would."""
+    nb = nbformat.read(release_notebook, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return nb
+
+
+def submit(course, student, assignment, notebook):
+    """Place a notebook object (or a path to copy) as a student's submission."""
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{assignment.split('_', 1)[1]}.ipynb"
+    if isinstance(notebook, (str, Path)):
+        shutil.copy(notebook, folder / name)
+    else:
+        nbformat.write(notebook, folder / name)
+
+
+def scores(course, assignment, student):
+    """{grade id: score} of one student's autograded submission."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        return {grade.name: grade.score for notebook in submission.notebooks
+                for grade in notebook.grades}
+
+
+def solution_cells(source_notebook):
+    """{grade id: code} of the solution cells of a source notebook, solution markers removed."""
+    nb = nbformat.read(source_notebook, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: "\n".join(
+                line for line in c.source.split("\n")
+                if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
