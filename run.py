@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The project's commands, for a fresh Linux machine with Python 3.10+ (no conda needed).
 
-    python3 run.py demo     # the main job (see README)
+    python3 run.py demo     # the main job (see README): anchors demo + the course end to end
     python3 run.py test     # the whole test suite
     python3 run.py bench    # the speed benchmarks of benchmarks/
 
@@ -49,7 +49,8 @@ def run(args):
 
 def main(argv):
     commands = {
-        "demo": lambda extra: run(["-m", "boxloc.demo", *extra]),
+        "demo": lambda extra: run(["-m", "boxloc.demo", "--out", "outputs", *extra])
+        or run([str(ROOT / "course" / "manage.py"), "demo", "--out", "outputs"]),
         "test": lambda extra: run(["-m", "pytest", *extra]),
         "bench": lambda extra: run([str(ROOT / "benchmarks" / "bench_bounding_box.py"), *extra]),
     }

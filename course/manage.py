@@ -3,6 +3,7 @@
 
     python3 course/manage.py generate        # release/ (nbgrader) + solutions/ (executed)
     python3 course/manage.py check           # exit 1 if release/ or solutions/ are stale
+    python3 course/manage.py demo --out DIR  # the course end to end in DIR (the main job)
 
 ``release/<assignment>/`` comes from ``nbgrader generate_assignment`` (no solutions, no hidden
 tests). ``solutions/<assignment>/`` holds the source notebooks with the solutions kept, the
@@ -11,6 +12,7 @@ figures are visible.
 """
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -108,10 +110,62 @@ def stale_files(course=COURSE, solutions=SOLUTIONS):
     return stale
 
 
+def _instructor():
+    spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def demo(out):
+    """The course end to end in ``out`` (the committed tree is not touched): regenerate the
+    release, execute the solutions in the fast configuration, submit them as the student
+    ``reference``, autograde them with the instructor workflow and print the grade table."""
+    out = Path(out).resolve()
+    course = out / "course"
+    if course.exists():
+        shutil.rmtree(course)
+    shutil.copytree(COURSE / "source", course / "source")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    generate_release(course)
+    print(f"release: {course / 'release'}")
+    generate_solutions(course, out / "solutions")
+    print(f"executed solutions (figures inside): {out / 'solutions'}")
+    instructor = _instructor()
+    lines = []
+    for name in assignments(course):
+        for notebook in sorted((out / "solutions" / name).glob("*.ipynb")):
+            target = course / "submitted" / "reference" / name / notebook.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(notebook, target)
+        instructor.grade(course, name)
+        exercises, rows = instructor.grade_rows(course, name)
+        instructor.export(course, name, out / f"grades-{name}.csv")
+        possible = _points(course, name)
+        for student, *points, total, flags in rows:
+            lines.append(f"{name:12s} {student:10s} " + "  ".join(
+                f"{e.removeprefix('test_')} {p:g}/{possible[e]:g}" for e, p in zip(exercises, points))
+                + f"  total {total:g}/{sum(possible.values()):g}" + (f"  [{flags}]" if flags else ""))
+    print("\ngrades (autograded by nbgrader):")
+    print("\n".join(lines))
+    return 0
+
+
+def _points(course, assignment):
+    """{test cell: points} of an assignment, from its release notebooks."""
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+            for path in sorted((course / "release" / assignment).glob("*.ipynb"))
+            for c in nbformat.read(path, as_version=4).cells
+            if c.metadata.get("nbgrader", {}).get("grade")}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["generate", "check"])
+    parser.add_argument("command", choices=["generate", "check", "demo"])
+    parser.add_argument("--out", default="outputs", help="folder of the demo's results")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo(args.out)
     if args.command == "generate":
         generate_release()
         generate_solutions()

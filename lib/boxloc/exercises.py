@@ -30,6 +30,14 @@ def _difference(got, expected, tolerance):
             if problem:
                 return f"[{key!r}] {problem}"
         return None
+    if isinstance(expected, (list, tuple)) and not _is_numeric_array(expected):
+        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+            return f"expected {len(expected)} items {expected!r}, got {got!r}"
+        for index, (got_item, expected_item) in enumerate(zip(got, expected)):
+            problem = _difference(got_item, expected_item, tolerance)
+            if problem:
+                return f"[{index}] {problem}"
+        return None
     if isinstance(expected, (int, float, np.number, np.ndarray, list, tuple)) and not isinstance(expected, bool):
         try:
             got_array = np.asarray(got, dtype=float)
@@ -42,3 +50,12 @@ def _difference(got, expected, tolerance):
             return f"expected {expected!r}, got {got!r}"
         return None
     return None if got == expected else f"expected {expected!r}, got {got!r}"
+
+
+def _is_numeric_array(value):
+    """Whether a list/tuple converts to a rectangular float array (numbers, nested evenly)."""
+    try:
+        np.asarray(value, dtype=float)
+        return True
+    except (TypeError, ValueError):
+        return False

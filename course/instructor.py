@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+"""Instructor workflow without JupyterHub: release, collect, grade, export, feedback.
+
+    python3 course/instructor.py release
+    python3 course/instructor.py collect ~/Downloads/submissions.zip --assignment 01_anchors
+    python3 course/instructor.py grade --assignment 01_anchors --timeout 120
+    python3 course/instructor.py export --assignment 01_anchors --csv grades.csv
+    python3 course/instructor.py feedback --assignment 01_anchors
+
+Every command takes ``--course DIR`` (default: the folder of this file). ``instructor.ipynb``
+runs the same steps on Colab through ``main([...])``.
+
+collect: SOURCE is a folder or a .zip of notebooks downloaded from Colab. The student id comes
+from the file name: lower-cased, without ``.ipynb``, a leading ``Copy of``, a trailing Drive
+``(1)`` and the notebook or assignment name at its start or end; every run of characters other
+than a-z and 0-9 becomes ``_`` (``Copy of anchors - Alice Smith.ipynb`` -> ``alice_smith``). When
+nothing is left (``anchors.ipynb``, ``Copy of anchors.ipynb``) the nearest enclosing folder's name
+is used the same way (``alice/anchors.ipynb`` -> ``alice``). Each file lands, under the release
+notebook's name, in ``submitted/<student>/<assignment>/``. Files without a student id, unreadable
+notebooks and two files for the same student are reported and not copied; an existing different
+submission is kept unless ``--force``.
+
+grade: nbgrader's autograde with its own switches (``OverwriteCells.add_missing_cells``, the
+DeduplicateIds preprocessor, ``Execute.timeout``, whose default ``error_on_timeout`` turns a
+timeout into an error that scores 0). Before it, each submission is copied to
+``repaired/<student>/<assignment>/`` (``submitted/`` stays as the students sent it) with what
+nbgrader 0.9.6 leaves open fixed and reported: Colab metadata removed; copied cells deduplicated
+by nbgrader's DeduplicateIds (the last copy keeps the id), whose empty ``nbgrader: {}`` leftovers
+(and unknown grade ids) would crash ``add_missing_cells``; changed cell types put back; a deleted
+solution cell replaced by an empty one (the student's code elsewhere still runs) and a deleted
+locked cell restored, so that ``add_missing_cells`` can put the deleted test cells back.
+Edited test cells are reported (nbgrader grades with the original). The per-student report is
+``reports/<assignment>/grading.json``, nbgrader's log ``reports/<assignment>/autograde.log``.
+"""
+
+import argparse
+import copy
+import csv
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unicodedata
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+COURSE = Path(__file__).resolve().parent
+REPAIRED = "repaired"   # nbgrader's input while grading (its CourseDirectory.submitted_directory)
+REPORTS = "reports"
+TIMEOUT_ERROR = "CellTimeoutError"  # ename of nbgrader's default Execute.error_on_timeout
+COLAB_NOTEBOOK_KEYS = ("colab", "accelerator", "gpuClass")
+COLAB_CELL_KEYS = ("colab", "id", "outputId", "executionInfo", "cellView")
+SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
+
+
+# ---------------------------------------------------------------- nbgrader and the course
+
+def run_nbgrader(course, *args):
+    """Run ``python -m nbgrader ARGS`` on ``course``; returns the CompletedProcess (no raise)."""
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "Agg")
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args,
+                           f"--CourseDirectory.root={course}"],
+                          cwd=course, env=env, capture_output=True, text=True)
+
+
+def release_notebooks(course, assignment):
+    """{notebook name: release notebook} of an assignment (``release`` must have run)."""
+    folder = Path(course) / "release" / assignment
+    paths = sorted(folder.glob("*.ipynb"))
+    if not paths:
+        raise SystemExit(f"no release notebooks in {folder}: run the 'release' command first")
+    return {p.stem: nbformat.read(p, as_version=4) for p in paths}
+
+
+def grade_id(cell):
+    """The nbgrader grade id of a cell, or None."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def release(course):
+    """Generate ``release/`` and the gradebook with course/manage.py's generate_release."""
+    spec = importlib.util.spec_from_file_location("manage", COURSE / "manage.py")
+    manage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(manage)
+    manage.generate_release(Path(course))
+    print(f"released {', '.join(manage.assignments(Path(course)))} into {Path(course) / 'release'}")
+    return 0
+
+
+# ---------------------------------------------------------------- collect
+
+def clean_name(text, names):
+    """Student id from one file or folder name (see the module docstring); '' if none."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"\s*\(\d+\)\s*$", "", text)
+    tokens = re.findall(r"[a-z0-9]+", text)
+    while tokens[:2] == ["copy", "of"]:
+        tokens = tokens[2:]
+    name_tokens = sorted((re.findall(r"[a-z0-9]+", n.lower()) for n in names), key=len, reverse=True)
+    changed = True
+    while changed and tokens:
+        changed = False
+        for nt in name_tokens:
+            if nt and tokens[:len(nt)] == nt:
+                tokens, changed = tokens[len(nt):], True
+            elif nt and len(tokens) > len(nt) and tokens[-len(nt):] == nt:
+                tokens, changed = tokens[:-len(nt)], True
+    return "_".join(tokens)
+
+
+def student_id(relpath, names):
+    """Student id of a file at ``relpath`` inside SOURCE: its name, else its nearest folder's."""
+    relpath = PurePosixPath(relpath)
+    for candidate in [relpath.stem, *reversed(relpath.parts[:-1])]:
+        sid = clean_name(candidate, names)
+        if sid:
+            return sid
+    return None
+
+
+def source_files(source):
+    """(relative path, bytes) of every file in a folder or .zip, skipping OS and Jupyter litter."""
+    source = Path(source)
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            entries = [(PurePosixPath(i.filename), archive.read(i))
+                       for i in archive.infolist() if not i.is_dir()]
+    else:
+        entries = [(PurePosixPath(p.relative_to(source).as_posix()), p.read_bytes())
+                   for p in sorted(source.rglob("*")) if p.is_file()]
+    return [(rel, data) for rel, data in entries
+            if not any(part in SKIPPED_PARTS or part.startswith(".") for part in rel.parts)]
+
+
+def match_notebook(nb, relpath, releases):
+    """Name of the release notebook a submitted notebook answers (by grade ids, then name)."""
+    if len(releases) == 1:
+        return next(iter(releases))
+    ids = {grade_id(c) for c in nb.cells} - {None}
+    overlap = {name: len(ids & {grade_id(c) for c in r.cells}) for name, r in releases.items()}
+    best = max(overlap, key=overlap.get)
+    if overlap[best]:
+        return best
+    stem = clean_name(relpath.stem, [])
+    return next((name for name in releases if clean_name(name, []) in stem), None)
+
+
+def collect(source, assignment, course=COURSE, force=False):
+    """Copy the notebooks of SOURCE into ``submitted/<student>/<assignment>/``; returns a
+    report {status: [(source file, destination or reason)]} and prints it."""
+    course, releases = Path(course), release_notebooks(course, assignment)
+    names = [*releases, assignment]
+    report = {k: [] for k in ("copied", "replaced", "unchanged", "kept", "conflict",
+                              "unmatched", "unreadable", "ignored")}
+    planned = {}
+    for rel, data in source_files(source):
+        if rel.suffix != ".ipynb":
+            report["ignored"].append((str(rel), "not a notebook"))
+            continue
+        try:
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        except Exception as error:  # any unreadable file is reported, never fatal
+            report["unreadable"].append((str(rel), f"{type(error).__name__}: {error}"))
+            continue
+        sid, notebook = student_id(rel, names), match_notebook(nb, rel, releases)
+        if not sid or not notebook:
+            reason = "no student id in the name" if not sid else "which notebook?"
+            report["unmatched"].append((str(rel), reason))
+            continue
+        target = course / "submitted" / sid / assignment / f"{notebook}.ipynb"
+        planned.setdefault(target, []).append((rel, data))
+    for target, files in planned.items():
+        report_key, note = place(target, files, force)
+        for rel, _ in files:
+            report[report_key].append((str(rel), note))
+    print_collect_report(report)
+    return report
+
+
+def place(target, files, force):
+    """Write one submission file; returns (report status, note)."""
+    shown = str(target.relative_to(target.parents[3]))
+    if len(files) > 1:
+        return "conflict", f"{len(files)} files for {shown}: none copied, rename and collect again"
+    data = files[0][1]
+    if target.exists() and target.read_bytes() == data:
+        return "unchanged", shown
+    if target.exists() and not force:
+        return "kept", f"{shown} exists and differs: kept (--force replaces it)"
+    status = "replaced" if target.exists() else "copied"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return status, shown
+
+
+def print_collect_report(report):
+    for status, entries in report.items():
+        for source, note in entries:
+            print(f"{status:10s} {source} -> {note}" if status in ("copied", "replaced", "unchanged")
+                  else f"{status:10s} {source}: {note}")
+    print(", ".join(f"{len(v)} {k}" for k, v in report.items() if v) or "no files found")
+
+
+# ---------------------------------------------------------------- grade: repairs before nbgrader
+
+def finding(flag, notebook, cell, detail):
+    return {"flag": flag, "notebook": notebook, "cell": cell, "detail": detail}
+
+
+def strip_colab(nb, release_nb, name):
+    """Remove Colab's notebook and cell metadata (reported as a note, not a flag)."""
+    removed = [k for k in COLAB_NOTEBOOK_KEYS if nb.metadata.pop(k, None) is not None]
+    for cell in nb.cells:
+        removed += [k for k in COLAB_CELL_KEYS if cell.metadata.pop(k, None) is not None]
+    return [finding("colab", name, None, "Colab metadata removed")] if removed else []
+
+
+def drop_foreign_ids(nb, release_nb, name):
+    """Unmark cells whose grade id is not in the release (nbgrader would crash on them)."""
+    known, found = {grade_id(c) for c in release_nb.cells} - {None}, []
+    for cell in nb.cells:
+        if "nbgrader" in cell.metadata and grade_id(cell) not in known:
+            gid = grade_id(cell)
+            del cell.metadata["nbgrader"]
+            if gid:
+                found.append(finding("unknown_id", name, gid, "grade id not in the release: unmarked"))
+    return found
+
+
+def deduplicate(nb, release_nb, name):
+    """nbgrader's DeduplicateIds (the last copy keeps the id), without its ``nbgrader: {}``."""
+    from nbgrader.preprocessors import DeduplicateIds
+    ids = [grade_id(c) for c in nb.cells if grade_id(c)]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    DeduplicateIds().preprocess(nb, {})
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
+    return [finding("duplicate", name, i, f"{ids.count(i)} cells with this id: the last one is graded")
+            for i in duplicated]
+
+
+def set_cell_type(cell, cell_type):
+    """Turn a cell into ``cell_type`` keeping its source (valid nbformat either way)."""
+    cell.cell_type = cell_type
+    for key in ("outputs", "execution_count", "attachments"):
+        cell.pop(key, None)
+    if cell_type == "code":
+        cell.outputs, cell.execution_count = [], None
+
+
+def restore_types(nb, release_nb, name):
+    """Put back the release cell type of every marked cell whose type was changed."""
+    types, found = {grade_id(c): c.cell_type for c in release_nb.cells if grade_id(c)}, []
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid in types and cell.cell_type != types[gid]:
+            found.append(finding("type_changed", name, gid, f"{cell.cell_type} -> {types[gid]}"))
+            set_cell_type(cell, types[gid])
+    return found
+
+
+def _text(source):
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def find_edits(nb, release_nb, name):
+    """Report locked cells (tests, setup) whose source or points differ from the release;
+    nbgrader grades them with the original source and points."""
+    from nbgrader.utils import is_grade, is_locked
+    released, found = {grade_id(c): c for c in release_nb.cells if grade_id(c)}, []
+    for cell in nb.cells:
+        original = released.get(grade_id(cell))
+        if original is None or not is_locked(original):
+            continue
+        if _text(cell.source) != _text(original.source):
+            found.append(finding("edited", name, grade_id(cell), "locked cell edited: original used"))
+        if is_grade(original) and float(cell.metadata["nbgrader"].get("points", -1)) != float(
+                original.metadata["nbgrader"]["points"]):
+            found.append(finding("points", name, grade_id(cell), "points changed: original used"))
+    return found
+
+
+def restore_missing(nb, release_nb, name):
+    """Put back deleted marked cells that nbgrader's add_missing_cells does not handle: a solution
+    cell becomes an empty solution cell just before the next surviving marked cell (code the
+    student wrote elsewhere still runs first), a locked cell returns at its place. Deleted test
+    cells are left to add_missing_cells, unless the cell before it in the release is neither a
+    solution nor a test cell (nbgrader 0.9.6 raises KeyError there), then it is inserted here."""
+    from nbgrader.utils import is_grade, is_locked, is_solution
+    order = [c for c in release_nb.cells if grade_id(c)]
+    found = []
+    for k, original in enumerate(order):
+        present = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
+        gid = grade_id(original)
+        if gid in present:
+            continue
+        previous = order[k - 1] if k else None
+        if is_grade(original) and previous is not None and (
+                is_grade(previous) or is_solution(previous)):
+            found.append(finding("restored", name, gid, "deleted test cell: restored by nbgrader"))
+            continue
+        cell = copy.deepcopy(original)
+        if is_solution(original):
+            cell.source = "# This solution cell was deleted from the submission (restored empty)."
+            set_cell_type(cell, original.cell_type)
+            flag, where = "missing_solution", _next_position(order[k + 1:], present, len(nb.cells))
+        else:
+            flag = "restored" if is_grade(original) else "restored_locked"
+            at_its_place = is_locked(original) and not is_grade(original)
+            where = (_previous_position(order[:k], present) if at_its_place
+                     else _next_position(order[k + 1:], present, len(nb.cells)))
+        _fresh_cell_id(cell, nb)
+        nb.cells.insert(where, nbformat.from_dict(cell))
+        found.append(finding(flag, name, gid, "deleted cell put back"))
+    return found
+
+
+def _fresh_cell_id(cell, nb):
+    """Give an inserted cell an id unused in ``nb`` (none before nbformat 4.5, e.g. Colab's 4.0)."""
+    cell.pop("id", None)
+    if nb.nbformat_minor >= 5:
+        taken = {c.get("id") for c in nb.cells}
+        cell["id"] = next(f"restored-{n}" for n in range(len(taken) + 1)
+                          if f"restored-{n}" not in taken)
+
+
+def _next_position(later, present, end):
+    return next((present[grade_id(c)] for c in later if grade_id(c) in present), end)
+
+
+def _previous_position(earlier, present):
+    return next((present[grade_id(c)] + 1 for c in reversed(earlier) if grade_id(c) in present), 0)
+
+
+REPAIRS = (strip_colab, drop_foreign_ids, deduplicate, restore_types, find_edits, restore_missing)
+
+
+def repair(nb, release_nb, name):
+    """Apply every repair to a submitted notebook (in place); returns the findings."""
+    return [f for step in REPAIRS for f in step(nb, release_nb, name)]
+
+
+def prepare(course, assignment):
+    """Copy every submission to ``repaired/`` with its notebooks repaired; {student: findings}."""
+    course, releases = Path(course), release_notebooks(course, assignment)
+    for stale in (course / REPAIRED).glob(f"*/{assignment}"):
+        shutil.rmtree(stale)
+    report = {}
+    for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
+        dest = course / REPAIRED / folder.parent.name / assignment
+        shutil.copytree(folder, dest)
+        report[folder.parent.name] = prepare_folder(dest, releases)
+    return report
+
+
+def prepare_folder(dest, releases):
+    """Repair the notebooks of one student's copy in place; returns the findings."""
+    found = []
+    for path in sorted(dest.glob("*.ipynb")):
+        if path.stem not in releases:
+            found.append(finding("unknown_notebook", path.stem, None, "not in the release: not graded"))
+            path.unlink()
+    for name, release_nb in releases.items():
+        path = dest / f"{name}.ipynb"
+        if not path.exists():
+            found.append(finding("missing_notebook", name, None, "not submitted: scores 0"))
+            continue
+        try:
+            nb = nbformat.read(path, as_version=4)
+            found += repair(nb, release_nb, name)
+            nbformat.write(nb, path)
+        except Exception as error:  # an unreadable notebook scores 0, the batch goes on
+            detail = f"{type(error).__name__}: {error}: scores 0"
+            found.append(finding("unreadable", name, None, detail))
+            path.unlink()
+    return found
+
+
+# ---------------------------------------------------------------- grade: nbgrader and afterwards
+
+def timeouts(notebook_path, name):
+    """Findings for the cells of an autograded notebook that were interrupted after the timeout."""
+    nb = nbformat.read(notebook_path, as_version=4)
+    return [finding("timeout", name, grade_id(c) or f"cell {i}", "interrupted: scores 0")
+            for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and any(o.get("ename") == TIMEOUT_ERROR for o in c.get("outputs", []))]
+
+
+def check_graded(course, assignment, student, releases):
+    """Findings after autograde: timeouts, or a submission nbgrader could not grade."""
+    folder = Path(course) / "autograded" / student / assignment
+    found = []
+    for name in releases:
+        path = folder / f"{name}.ipynb"
+        if (Path(course) / REPAIRED / student / assignment / f"{name}.ipynb").exists():
+            found += (timeouts(path, name) if path.exists() else
+                      [finding("not_graded", name, None, "nbgrader failed: see autograde.log")])
+    return found
+
+
+def grade(course, assignment, timeout=None):
+    """Repair, autograde every submission, write the report; returns 0 if all were graded."""
+    course = Path(course)
+    report = prepare(course, assignment)
+    switches = ["--OverwriteCells.add_missing_cells=True", "--Execute.interrupt_on_timeout=True",
+                f"--CourseDirectory.submitted_directory={REPAIRED}"]
+    if timeout:
+        switches.append(f"--Execute.timeout={int(timeout)}")
+    result = run_nbgrader(course, "autograde", assignment, "--force", *switches)
+    out = course / REPORTS / assignment
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "autograde.log").write_text(result.stdout + result.stderr)
+    releases = release_notebooks(course, assignment)
+    for student, found in report.items():
+        found += check_graded(course, assignment, student, releases)
+    (out / "grading.json").write_text(json.dumps(report, indent=1))
+    print_grade_report(report, out)
+    return 1 if any(f["flag"] == "not_graded" for found in report.values() for f in found) else 0
+
+
+def print_grade_report(report, out):
+    for student, found in report.items():
+        print(f"{student}: " + ("ok" if not found else "; ".join(
+            f"{f['flag']} {f['cell'] or f['notebook']} ({f['detail']})" for f in found)))
+    print(f"{len(report)} submissions; report: {out / 'grading.json'}, log: {out / 'autograde.log'}")
+
+
+# ---------------------------------------------------------------- export and feedback
+
+def flags(report, student):
+    """Short flags of a student for the CSV (``flag:cell``), notes such as Colab left out."""
+    return "; ".join(f"{f['flag']}:{f['cell'] or f['notebook']}"
+                     for f in report.get(student, []) if f["flag"] != "colab")
+
+
+def grade_rows(course, assignment):
+    """(exercise names, rows): per student the score of each test cell, total and flags."""
+    from nbgrader.api import Gradebook
+    course = Path(course)
+    exercises = [grade_id(c) for nb in release_notebooks(course, assignment).values()
+                 for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    report_path = course / REPORTS / assignment / "grading.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for submission in gradebook.find_assignment(assignment).submissions:
+            scores[submission.student.id] = {g.name: g.score for nb in submission.notebooks
+                                             for g in nb.grades}
+    rows = []
+    for student in sorted(set(scores) | set(report)):
+        graded = "not_graded" not in flags(report, student) and student in scores
+        points = [scores[student].get(e) if graded else None for e in exercises]
+        total = sum(p or 0 for p in points) if graded else None
+        rows.append([student, *points, total, flags(report, student)])
+    return exercises, rows
+
+
+def export(course, assignment, csv_path):
+    """Write the grades CSV: student, one column per exercise, total, flags."""
+    exercises, rows = grade_rows(course, assignment)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", *exercises, "total", "flags"])
+    for row in rows:
+        writer.writerow(["" if v is None else f"{v:g}" if isinstance(v, float) else v for v in row])
+    Path(csv_path).write_text(buffer.getvalue())
+    print(f"{len(rows)} students -> {csv_path}")
+    return 0
+
+
+def feedback(course, assignment):
+    """nbgrader generate_feedback: ``feedback/<student>/<assignment>/<notebook>.html``."""
+    course = Path(course)
+    result = run_nbgrader(course, "generate_feedback", assignment, "--force")
+    graded = sorted(p.parent.name for p in (course / "autograded").glob(f"*/{assignment}"))
+    missing = [s for s in graded if not list((course / "feedback" / s / assignment).glob("*.html"))]
+    print(f"feedback for {len(graded) - len(missing)} students in {course / 'feedback'}")
+    for student in missing:
+        print(f"no feedback for {student}")
+    if result.returncode:
+        print(result.stdout + result.stderr)
+    return 1 if result.returncode or missing else 0
+
+
+# ---------------------------------------------------------------- command line
+
+def parse(argv):
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course", type=Path, default=COURSE,
+                        help="course folder (default: %(default)s)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[2:8]))
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("release", parents=[common], help="generate release/ and the gradebook")
+    for name, text in (("collect", "submissions (folder or .zip) -> submitted/"),
+                       ("grade", "autograde every submission"),
+                       ("export", "grades as CSV"), ("feedback", "HTML feedback per student")):
+        sub = commands.add_parser(name, parents=[common], help=text)
+        sub.add_argument("--assignment", required=True)
+    commands.choices["collect"].add_argument("source", type=Path)
+    commands.choices["collect"].add_argument("--force", action="store_true",
+                                             help="replace existing different submissions")
+    commands.choices["grade"].add_argument("--timeout", type=int, help="seconds per cell")
+    commands.choices["export"].add_argument("--csv", type=Path, required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Run one command (argv as on the command line); returns the exit status."""
+    args = parse(argv)
+    course = args.course.resolve()
+    if args.command == "release":
+        return release(course)
+    if args.command == "collect":
+        report = collect(args.source, args.assignment, course, args.force)
+        return 1 if any(report[k] for k in ("kept", "conflict", "unmatched", "unreadable")) else 0
+    if args.command == "grade":
+        return grade(course, args.assignment, args.timeout)
+    if args.command == "export":
+        return export(course, args.assignment, args.csv)
+    return feedback(course, args.assignment)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

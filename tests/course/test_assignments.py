@@ -1,0 +1,160 @@
+"""Every assignment graded by the real nbgrader: full marks for the solutions, zero for an
+untouched release, partial marks for a partial submission, and each typical mistake loses
+the marks of its exercise only."""
+
+import nbformat
+import pytest
+
+from grading import COURSE, ROOT, fill, make_course, nbgrader, scores, solution_cells, submit
+
+# Per assignment: notebook, points per test cell, a partial submission (solution cells kept),
+# and typical mistakes: name -> (the test cell that must fail, {solution cell: wrong code}).
+ASSIGNMENTS = {
+    "01_anchors": {
+        "notebook": "anchors.ipynb",
+        "points": {"test_count_anchors": 2, "test_anchor_size": 2, "test_target_shapes": 2,
+                   "test_refinement": 1, "test_small_config": 2},
+        "partial": ("count_anchors", "refinement"),
+        "wrong": {
+            "off_by_one_grid": ("test_count_anchors", {"count_anchors": '''
+def count_anchors(image_shape, c, anchor_scales, anchor_ratios):
+    import math
+    return sum(math.ceil(image_shape[0] / 2 ** l) * math.ceil(image_shape[1] / 2 ** l)
+               * len(anchor_scales) * len(anchor_ratios) for l in c)'''}),
+            "per_level_counts": ("test_count_anchors", {"count_anchors": '''
+def count_anchors(image_shape, c, anchor_scales, anchor_ratios):
+    return [int(image_shape[0] / 2 ** l) * int(image_shape[1] / 2 ** l)
+            * len(anchor_scales) * len(anchor_ratios) for l in c]'''}),
+            "swapped_height_width": ("test_anchor_size", {"anchor_size": '''
+def anchor_size(base_size, scale, ratio):
+    size = base_size * 2 ** (scale / 3)
+    return size * np.sqrt(ratio), size / np.sqrt(ratio)'''}),
+            "ratio_inverted": ("test_anchor_size", {"anchor_size": '''
+def anchor_size(base_size, scale, ratio):
+    size = base_size * 2 ** (scale / 3)
+    return size / np.sqrt(1 / ratio), size * np.sqrt(1 / ratio)'''}),
+            "swapped_y_x": ("test_target_shapes", {"target_shapes": '''
+def target_shapes(image_shape, classes, c, num_anchors):
+    height, width = image_shape
+    shapes = {}
+    for level in c:
+        grid = (int(width / 2 ** level), int(height / 2 ** level))
+        shapes[f"cls-c{level}"] = (1, *grid, num_anchors * classes)
+        shapes[f"reg-c{level}"] = (1, *grid, num_anchors * 4)
+    return shapes'''}),
+            "nms_averages": ("test_refinement", {"refinement": 'refinement_answer = "a"'}),
+            "seed_anchors_for_small_lesions": ("test_small_config", {"small_config":
+                'small_lesion_config = dict(c=[3, 4], anchor_shapes=[32, 64])'}),
+        },
+    },
+    "02_network": {
+        "notebook": "network.ipynb",
+        "points": {"test_feature_map_size": 2, "test_contracting_arm": 2,
+                   "test_pyramid_serves": 2, "test_head_outputs": 2, "test_conv3d_params": 2},
+        "partial": ("feature_map_size", "conv3d_params"),
+        "wrong": {
+            "floor_instead_of_ceil": ("test_feature_map_size", {"feature_map_size": '''
+def feature_map_size(image_shape, num_downsamples):
+    return image_shape[0] // 2 ** num_downsamples, image_shape[1] // 2 ** num_downsamples'''}),
+            "no_stride_1_blocks": ("test_contracting_arm", {"contracting_arm": '''
+def my_contracting_arm(x, filters):
+    features = []
+    for level, channels in enumerate(filters):
+        x = conv_block(x, channels, strides=2 if level else 1)
+        features.append(x)
+    return features'''}),
+            "depth_only": ("test_pyramid_serves", {"pyramid_serves": '''
+def pyramid_serves(image_shape, c, num_downsamples):
+    return max(c) <= num_downsamples'''}),
+            "channels_per_class_only": ("test_head_outputs", {"head_outputs": '''
+def head_outputs(c, num_anchors, classes):
+    return {**{f"cls-c{l}": classes for l in c}, **{f"reg-c{l}": 4 for l in c}}'''}),
+            "forgot_the_bias": ("test_conv3d_params", {"conv3d_params": '''
+def conv3d_params(kernel, c_in, c_out):
+    return kernel[0] * kernel[1] * kernel[2] * c_in * c_out'''}),
+        },
+    },
+}
+
+
+def source_of(assignment):
+    return COURSE / "source" / assignment / ASSIGNMENTS[assignment]["notebook"]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade every submission of every assignment (one nbgrader run per assignment)."""
+    course = make_course(tmp_path_factory.mktemp("grading"))
+    for assignment, spec in ASSIGNMENTS.items():
+        release = course / "release" / assignment / spec["notebook"]
+        solutions = solution_cells(source_of(assignment))
+        submit(course, "solution", assignment, fill(release, solutions))
+        submit(course, "untouched", assignment, release)
+        partial = {k: v for k, v in solutions.items() if k in spec["partial"]}
+        submit(course, "partial", assignment, fill(release, partial))
+        for student, (_, answers) in spec["wrong"].items():
+            submit(course, student, assignment, fill(release, {**solutions, **answers}))
+        nbgrader(course, "autograde", assignment, "--force")
+    return course
+
+
+def cases(kind):
+    return [pytest.param(a, s, id=f"{a}-{s}") for a, spec in ASSIGNMENTS.items()
+            for s in (spec["wrong"] if kind == "wrong" else [None])]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_get_full_marks(graded, assignment):
+    assert scores(graded, assignment, "solution") == ASSIGNMENTS[assignment]["points"]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_release_scores_zero_without_stopping_the_grader(graded, assignment):
+    assert scores(graded, assignment, "untouched") == {
+        k: 0 for k in ASSIGNMENTS[assignment]["points"]}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_partial_submission_gets_partial_marks(graded, assignment):
+    spec = ASSIGNMENTS[assignment]
+    tests_of = {cell: "test_" + cell for cell in spec["partial"]}
+    expected = {k: (v if k in tests_of.values() else 0) for k, v in spec["points"].items()}
+    assert scores(graded, assignment, "partial") == expected
+
+
+@pytest.mark.parametrize("assignment, student", cases("wrong"))
+def test_each_typical_mistake_loses_its_exercise_only(graded, assignment, student):
+    failed_test, _ = ASSIGNMENTS[assignment]["wrong"][student]
+    expected = dict(ASSIGNMENTS[assignment]["points"], **{failed_test: 0})
+    assert scores(graded, assignment, student) == expected
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_has_no_solutions_or_hidden_tests(assignment):
+    release_path = COURSE / "release" / assignment / ASSIGNMENTS[assignment]["notebook"]
+    release = release_path.read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in release
+    solutions = solution_cells(source_of(assignment))
+    for code in solutions.values():
+        assert code.strip() not in release
+    stubs = [c for c in nbformat.reads(release, as_version=4).cells
+             if c.cell_type == "code" and "raise NotImplementedError()" in c.source]
+    assert len(stubs) == len(solutions)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_are_executed_without_errors_or_hidden_tests(assignment):
+    nb = nbformat.read(ROOT / "solutions" / assignment / ASSIGNMENTS[assignment]["notebook"],
+                       as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code_cells)
+    assert not any(o.output_type == "error" for c in code_cells for o in c.outputs)
+    assert "HIDDEN" not in nbformat.writes(nb)
+    # nbgrader scores a test cell with stderr output as failed: none may write to stderr
+    tests = [c for c in code_cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert not [o for c in tests for o in c.outputs if o.get("name") == "stderr"]
+
+
+def test_every_assignment_is_covered():
+    assert sorted(ASSIGNMENTS) == sorted(p.name for p in (COURSE / "source").iterdir())

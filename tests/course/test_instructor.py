@@ -1,0 +1,302 @@
+"""The instructor workflow (course/instructor.py) with the real nbgrader: collect Colab downloads
+from a folder and a zip, grade a batch holding every known fault in ONE autograde run, export
+the CSV and the HTML feedback."""
+
+import copy
+import csv
+import importlib.util
+import json
+import shutil
+import zipfile
+
+import nbformat
+import pytest
+
+from grading import COURSE, fill, scores, solution_cells
+
+spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
+instructor = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(instructor)
+
+ASSIGNMENT = "01_anchors"
+SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
+POINTS = {"test_count_anchors": 2, "test_anchor_size": 2, "test_target_shapes": 2,
+          "test_refinement": 1, "test_small_config": 2}
+SOLUTIONS = solution_cells(SOURCE)
+
+
+def gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def position(nb, grade_id):
+    return [gid(c) for c in nb.cells].index(grade_id)
+
+
+def solved(release, **answers):
+    return fill(release, {**SOLUTIONS, **answers})
+
+
+def error_in_solution(release):                    # alice: an exception, anchor_size undefined
+    return solved(release, anchor_size="import no_such_module\n" + SOLUTIONS["anchor_size"])
+
+
+def infinite_loop(release):                        # bob: the count test never returns
+    return solved(release, count_anchors="def count_anchors(*args):\n    while True:\n        pass")
+
+
+def deleted_test(release):                         # carol
+    nb = solved(release)
+    del nb.cells[position(nb, "test_anchor_size")]
+    return nb
+
+
+def edited_test(release):                          # dave: wrong answer, test edited to pass
+    nb = solved(release, refinement='refinement_answer = "a"')
+    nb.cells[position(nb, "test_refinement")].source = 'print("all tests pass")'
+    return nb
+
+
+def copied_cells(release):                         # erin: solution and test cells pasted twice
+    nb = solved(release)
+    i = position(nb, "count_anchors")
+    copies = [copy.deepcopy(nb.cells[i]), copy.deepcopy(nb.cells[i + 1])]
+    for n, cell in enumerate(copies):
+        cell.id = f"pasted{n}"                     # Jupyter gives a pasted cell a new id
+    nb.cells[i + 2:i + 2] = copies
+    return nb
+
+
+def changed_types(release):                        # frank: a solution -> markdown, a test -> raw
+    nb = solved(release)
+    for grade_id, cell_type in (("refinement", "markdown"), ("test_anchor_size", "raw")):
+        cell = nb.cells[position(nb, grade_id)]
+        cell.cell_type = cell_type
+        del cell["outputs"], cell["execution_count"]
+    return nb
+
+
+def colab(release):                                # grace: Colab's metadata, nbformat 4.0
+    nb = solved(release)
+    nb.nbformat_minor = 0
+    nb.metadata.update(colab={"provenance": [], "name": "Copy of anchors.ipynb", "gpuType": "T4"},
+                       accelerator="GPU", gpuClass="standard",
+                       kernelspec={"name": "python3", "display_name": "Python 3"})
+    for k, cell in enumerate(nb.cells):
+        cell.pop("id", None)
+        cell.metadata["id"] = f"x{k:05d}"
+        if cell.cell_type == "code":
+            cell.metadata.update(colab={"base_uri": "https://localhost:8080/"}, outputId="abc")
+    return nb
+
+
+def answer_moved(release):                         # heidi: solution and test deleted, answer elsewhere
+    nb = solved(release)
+    answer = nbformat.v4.new_code_cell(SOLUTIONS["anchor_size"])
+    i = position(nb, "anchor_size")
+    nb.cells[i:i + 2] = [answer]
+    return nb
+
+
+FOLDER = {"alice_smith.ipynb": error_in_solution, "Copy of anchors - Bob.ipynb": infinite_loop,
+          "carol/anchors.ipynb": deleted_test, "dave/Copy of anchors.ipynb": edited_test}
+ZIPPED = {"Copy of anchors - Erin.ipynb": copied_cells, "frank_anchors.ipynb": changed_types,
+          "Grace Hopper/anchors (1).ipynb": colab, "01_anchors_heidi.ipynb": answer_moved}
+EXPECTED = {
+    "alice_smith": (dict(POINTS, test_anchor_size=0), []),
+    "bob": (dict(POINTS, test_count_anchors=0), ["timeout:test_count_anchors"]),
+    "carol": (POINTS, ["restored:test_anchor_size"]),
+    "dave": (dict(POINTS, test_refinement=0), ["edited:test_refinement"]),
+    "erin": (POINTS, ["duplicate:count_anchors", "duplicate:test_count_anchors"]),
+    "frank": (POINTS, ["type_changed:test_anchor_size", "type_changed:refinement"]),
+    "grace_hopper": (POINTS, []),
+    "heidi": (POINTS, ["missing_solution:anchor_size", "restored:test_anchor_size"]),
+}
+
+
+def new_course(folder):
+    """A course folder with the sources and config of course/ (release not generated yet)."""
+    course = folder / "course"
+    shutil.copytree(COURSE / "source", course / "source")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    return course
+
+
+def write_downloads(folder, release):
+    """The folder and the zip of Colab downloads (plus litter the collector must skip/report)."""
+    downloads = folder / "downloads"
+    for name, make in FOLDER.items():
+        (downloads / name).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(make(release), downloads / name)
+    nbformat.write(solved(release), downloads / "Copy of anchors.ipynb")      # no student name
+    (downloads / "notes.txt").write_text("not a notebook")
+    (downloads / ".ipynb_checkpoints").mkdir()
+    nbformat.write(solved(release), downloads / ".ipynb_checkpoints" / "zoe-checkpoint.ipynb")
+    archive = folder / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, make in ZIPPED.items():
+            zf.writestr(f"submissions-20261201T090000Z-001/{name}", nbformat.writes(make(release)))
+        zf.writestr("__MACOSX/._frank_anchors.ipynb", "resource fork")
+    return downloads, archive
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """release -> collect (folder, zip) -> grade (10 s per cell) -> export -> feedback, once."""
+    folder = tmp_path_factory.mktemp("instructor")
+    course = new_course(folder)
+    opts = ["--course", str(course)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BOXLOC_FAST", "1")
+        results = {"release": instructor.main(["release", *opts])}
+        downloads, archive = write_downloads(folder, course / "release" / ASSIGNMENT / "anchors.ipynb")
+        results["folder"] = instructor.collect(downloads, ASSIGNMENT, course)
+        results["zip"] = instructor.collect(archive, ASSIGNMENT, course)
+        results["grade"] = instructor.main(["grade", "--assignment", ASSIGNMENT, "--timeout", "10", *opts])
+        results["export"] = instructor.main(["export", "--assignment", ASSIGNMENT,
+                                             "--csv", str(folder / "grades.csv"), *opts])
+        results["feedback"] = instructor.main(["feedback", "--assignment", ASSIGNMENT, *opts])
+    results["course"], results["csv"] = course, folder / "grades.csv"
+    results["report"] = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
+    return results
+
+
+@pytest.mark.parametrize("name, student", [
+    ("alice_smith.ipynb", "alice_smith"), ("Alice Smith.ipynb", "alice_smith"),
+    ("Copy of anchors - alice.ipynb", "alice"), ("Copy of Copy of anchors_alice (2).ipynb", "alice"),
+    ("alice/anchors.ipynb", "alice"), ("alice/Copy of anchors.ipynb", "alice"),
+    ("Grace Hopper/01_anchors/anchors (1).ipynb", "grace_hopper"), ("bob_anchors.ipynb", "bob"),
+    ("José-Núñez.ipynb", "jose_nunez"), ("wrap/01_anchors_heidi.ipynb", "heidi"),
+    ("Copy of anchors.ipynb", None), ("anchors (1).ipynb", None)])
+def test_student_id_naming_rule(name, student):
+    assert instructor.student_id(name, ["anchors", ASSIGNMENT]) == student
+
+
+def test_release_command_generates_the_release(run):
+    assert run["release"] == 0
+    assert (run["course"] / "release" / ASSIGNMENT / "anchors.ipynb").exists()
+
+
+def test_collect_maps_folder_and_zip_files_to_nbgraders_layout(run):
+    submitted = run["course"] / "submitted"
+    assert sorted(p.name for p in submitted.iterdir()) == sorted(EXPECTED)
+    for student in EXPECTED:
+        assert [p.name for p in (submitted / student / ASSIGNMENT).iterdir()] == ["anchors.ipynb"]
+    assert len(run["folder"]["copied"]) == len(FOLDER) and len(run["zip"]["copied"]) == len(ZIPPED)
+
+
+def test_collect_reports_what_it_does_not_copy(run):
+    assert run["folder"]["unmatched"] == [("Copy of anchors.ipynb", "no student id in the name")]
+    assert run["folder"]["ignored"] == [("notes.txt", "not a notebook")]
+    assert run["zip"]["unmatched"] == run["zip"]["ignored"] == []     # __MACOSX litter skipped
+
+
+def test_collect_never_overwrites_silently(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "release", course / "release")
+    release = course / "release" / ASSIGNMENT / "anchors.ipynb"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    nbformat.write(solved(release), first / "amy.ipynb")
+    nbformat.write(fill(release, {}), second / "amy.ipynb")
+    nbformat.write(solved(release), second / "Copy of anchors - ben.ipynb")
+    nbformat.write(fill(release, {}), second / "ben.ipynb")
+    target = course / "submitted" / "amy" / ASSIGNMENT / "anchors.ipynb"
+    assert instructor.main(["collect", str(first), "--assignment", ASSIGNMENT, "--course", str(course)]) == 0
+    original = target.read_bytes()
+    assert instructor.collect(first, ASSIGNMENT, course)["unchanged"]
+    report = instructor.collect(second, ASSIGNMENT, course)
+    assert target.read_bytes() == original and [s for s, _ in report["kept"]] == ["amy.ipynb"]
+    assert sorted(s for s, _ in report["conflict"]) == ["Copy of anchors - ben.ipynb", "ben.ipynb"]
+    assert not (course / "submitted" / "ben").exists()
+    assert instructor.collect(second, ASSIGNMENT, course, force=True)["replaced"]
+    assert target.read_bytes() != original
+
+
+def test_unreadable_download_is_reported(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "release", course / "release")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cy.ipynb").write_text("{ not json")
+    report = instructor.collect(tmp_path / "in", ASSIGNMENT, course)
+    assert report["unreadable"] and not (course / "submitted").exists()
+
+
+def test_batch_is_graded_without_losing_anyone(run):
+    assert run["grade"] == 0
+    for student in EXPECTED:
+        assert (run["course"] / "autograded" / student / ASSIGNMENT / "anchors.ipynb").exists()
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_each_fault_is_graded_and_reported(run, student):
+    expected_scores, expected_flags = EXPECTED[student]
+    assert scores(run["course"], ASSIGNMENT, student) == expected_scores
+    found = {f"{f['flag']}:{f['cell']}" for f in run["report"][student] if f["flag"] != "colab"}
+    assert found == set(expected_flags)
+
+
+def test_submissions_are_kept_as_sent(run):
+    dave = nbformat.read(run["course"] / "submitted" / "dave" / ASSIGNMENT / "anchors.ipynb", 4)
+    assert dave.cells[position(dave, "test_refinement")].source == 'print("all tests pass")'
+    colab_nb = nbformat.read(run["course"] / "submitted" / "grace_hopper" / ASSIGNMENT / "anchors.ipynb", 4)
+    assert colab_nb.metadata["accelerator"] == "GPU"
+    assert any(f["flag"] == "colab" for f in run["report"]["grace_hopper"])
+
+
+def test_restored_test_cell_runs_after_the_students_own_answer(run):
+    nb = nbformat.read(run["course"] / "autograded" / "heidi" / ASSIGNMENT / "anchors.ipynb", 4)
+    sources = [c.source for c in nb.cells]
+    answer = sources.index(SOLUTIONS["anchor_size"])
+    assert answer < position(nb, "anchor_size") < position(nb, "test_anchor_size")
+
+
+def test_csv_has_a_row_per_student_with_points_total_and_flags(run):
+    assert run["export"] == 0
+    with open(run["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["student", *POINTS, "total", "flags"]
+    assert [r["student"] for r in rows] == sorted(EXPECTED)
+    for row in rows:
+        expected_scores, expected_flags = EXPECTED[row["student"]]
+        assert {k: float(row[k]) for k in POINTS} == expected_scores
+        assert float(row["total"]) == sum(expected_scores.values())
+        assert set(filter(None, row["flags"].split("; "))) == set(expected_flags)
+
+
+def test_html_feedback_per_student(run):
+    assert run["feedback"] == 0
+    for student in EXPECTED:
+        html = run["course"] / "feedback" / student / ASSIGNMENT / "anchors.html"
+        text = html.read_text()
+        assert html.exists() and "test_count_anchors" in text
+    # the source of the hidden tests is not shown (a failing hidden check still shows its
+    # traceback, which is the student's feedback)
+    full_marks = (run["course"] / "feedback" / "grace_hopper" / ASSIGNMENT / "anchors.html").read_text()
+    assert "HIDDEN TESTS" not in full_marks and "anchor_templates(base" not in full_marks
+
+
+def test_instructor_notebook_is_valid_and_not_an_assignment():
+    nb = nbformat.read(COURSE / "instructor.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert not any("nbgrader" in c.metadata for c in nb.cells)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for command in ("release", "collect", "grade", "export", "feedback"):
+        assert f'"{command}"' in code
+    assert "drive.mount" in code
+
+
+def test_repair_puts_deleted_locked_cells_back_in_place_without_nbgrader():
+    release = nbformat.read(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", as_version=4)
+    nb = solved(COURSE / "release" / ASSIGNMENT / "anchors.ipynb")
+    nb.cells = [c for c in nb.cells if gid(c) not in ("setup", "refinement", "test_refinement")]
+    stray = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": "from_2019"}})
+    nb.cells.append(stray)
+    found = {(f["flag"], f["cell"]) for f in instructor.repair(nb, release, "anchors")}
+    assert found == {("restored_locked", "setup"), ("missing_solution", "refinement"),
+                     ("restored", "test_refinement"), ("unknown_id", "from_2019")}
+    assert position(nb, "setup") == position(release, "setup")          # imports run first
+    assert position(nb, "refinement") == position(nb, "small_config") - 1
+    assert "test_refinement" not in [gid(c) for c in nb.cells]          # left to add_missing_cells
+    assert "nbgrader" not in nb.cells[-1].metadata
+    nbformat.validate(nb)
