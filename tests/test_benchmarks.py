@@ -7,13 +7,13 @@ published test vector, so a baseline that drifts from the seed is caught even wh
 library would drift with it.
 """
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_bounding_box.py"
@@ -21,10 +21,7 @@ SCRIPT = ROOT / "benchmarks" / "bench_bounding_box.py"
 
 def load_benchmark():
     """Import the benchmark script as a module (no pinning: that only happens as __main__)."""
-    spec = importlib.util.spec_from_file_location("bench_bounding_box", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_bounding_box.py")
 
 
 bench = load_benchmark()

@@ -1,8 +1,9 @@
 """The repository's promises: one dependency list, the README's commands, CI's entry point."""
 
-import importlib.util
 import re
 from pathlib import Path
+
+from scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,9 +65,7 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
 
 
 def test_an_empty_pytest_run_fails(monkeypatch):
-    spec = importlib.util.spec_from_file_location("run_script", ROOT / "run.py")
-    run_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_script)
+    run_script = load_script("run.py", "run_script")
     monkeypatch.setattr(run_script, "ensure_venv", lambda: None)
     monkeypatch.setattr(run_script, "run", lambda args: run_script.PYTEST_NO_TESTS_COLLECTED)
     assert run_script.main(["test"]) == 5

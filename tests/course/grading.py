@@ -25,7 +25,8 @@ def make_course(folder):
 
 def nbgrader(course, *args):
     """Run nbgrader on ``course`` in the fast configuration; returns the CompletedProcess."""
-    env = dict(os.environ, BOXLOC_FAST="1", MPLBACKEND="Agg")
+    env = dict(os.environ, BOXLOC_FAST="1", MPLBACKEND="Agg",
+               BOXLOC_DATA=str(Path(course).parent / "boxloc-data"))   # dataset cache of this run
     return subprocess.run([sys.executable, "-m", "nbgrader", *args,
                            f"--CourseDirectory.root={course}"],
                           cwd=course, env=env, capture_output=True, text=True, check=True)

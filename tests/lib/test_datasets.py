@@ -12,6 +12,7 @@ from boxloc import BoundingBox  # noqa: E402
 from boxloc.datasets import Client, prepare  # noqa: E402
 from boxloc.datasets.anatomy import base_anatomy  # noqa: E402
 from boxloc.datasets.phantom import CONTRASTS, build_phantom, synthesise_volume  # noqa: E402
+from boxloc.datasets.store import read_volume  # noqa: E402
 
 NUM_VOLUMES = 4
 BINARISE = {"specs": {"ys": {"tumor": {"norms": {"clip": {"max": 1}}}}}}
@@ -84,11 +85,12 @@ def test_store_is_cached_split_by_volume_and_matches_the_seed(env):
     folder = build_phantom(NUM_VOLUMES)                              # reused, not rebuilt
     meta = json.loads((folder / "meta.json").read_text())
     assert [v["split"] for v in meta["volumes"]] == ["train", "train", "valid", "test"]
-    stored = np.load(folder / "phantom-0001_dat.npy")
+    entry = meta["volumes"][1]                                       # stored cropped in-plane
+    stored = read_volume(folder, entry, "dat")
     image, labels, _ = synthesise_volume(np.random.SeedSequence(0).spawn(NUM_VOLUMES)[1])
     assert stored.dtype == np.float16
     assert np.allclose(stored, image, atol=2e-2)
-    assert np.array_equal(np.load(folder / "phantom-0001_lbl.npy"), labels)
+    assert np.array_equal(read_volume(folder, entry, "lbl"), labels)
     assert str(folder).startswith(str(env))
 
 
@@ -193,3 +195,39 @@ def test_box_generators_and_inputs(env):
         return (shape, dtype, name)
 
     assert client.get_inputs(Input) == {"dat": ((None, 240, 240, 4), "float32", "dat")}
+
+
+def test_store_keeps_only_the_nonzero_box_and_pads_on_load(env):
+    folder = build_phantom(NUM_VOLUMES)
+    client = Client(folder)
+    for entry in client.meta["volumes"]:
+        r0, r1, c0, c1 = entry["crop"]
+        raw = np.load(folder / f"{entry['id']}_dat.npy", mmap_mode="r")
+        assert raw.shape == (entry["slices"], r1 - r0, c1 - c0, 4) and entry["frame"] == [240, 240]
+        assert (r1 - r0) * (c1 - c0) < 0.7 * 240 * 240                # well under the frame
+        full = client.volume_array(entry["id"], "dat")
+        assert full.shape == (entry["slices"], 240, 240, 4)
+        assert not full[:, :r0].any() and not full[:, r1:].any()
+        assert not full[:, :, :c0].any() and not full[:, :, c1:].any()
+        assert np.array_equal(full[:, r0:r1, c0:c1], raw)
+    entry = client.meta["volumes"][0]
+    x, y = client._item(entry["id"], slice(3, 5))
+    assert x["dat"].shape == (2, 240, 240, 4) and y["tumor"].shape == (2, 240, 240, 1)
+    assert np.array_equal(x["dat"], client.volume_array(entry["id"], "dat")[3:5].astype(np.float32))
+
+
+def test_format_1_stores_with_full_frames_still_read(env, tmp_path):
+    folder = build_phantom(NUM_VOLUMES)
+    old = tmp_path / "old"
+    old.mkdir()
+    meta = json.loads((folder / "meta.json").read_text())
+    for entry in meta["volumes"]:
+        for key in ("dat", "lbl"):
+            np.save(old / f"{entry['id']}_{key}.npy", read_volume(folder, entry, key))
+        del entry["crop"], entry["frame"]
+    meta["format"] = 1
+    (old / "meta.json").write_text(json.dumps(meta))
+    first = next(Client(folder, seed=5).create_generators()[0])
+    second = next(Client(old, seed=5).create_generators()[0])
+    assert np.array_equal(first[0]["dat"], second[0]["dat"])
+    assert np.array_equal(first[1]["tumor"], second[1]["tumor"])

@@ -9,7 +9,8 @@ gen_valid, client)``.
 
 Both go through the same preprocessing (3-slice mean projection, per-volume z-score in the
 brain) and the same ``client.Client``. Nothing is ever downloaded. Importing this package
-imports neither TensorFlow nor nilearn.
+imports neither TensorFlow nor nilearn; ``make_dataset`` (a ``tf.data`` pipeline with
+augmentation and box targets, see ``pipeline``) imports TensorFlow when called.
 
 >>> gen_train, gen_valid, client = prepare('phantom/brats-mip', num_volumes=4)  # doctest: +SKIP
 >>> xs, ys = next(gen_train)                                                     # doctest: +SKIP
@@ -28,7 +29,7 @@ from .store import cache_root
 
 __all__ = ["prepare", "PHANTOM", "SEED_NAME", "KEYWORDS", "Client", "DEFAULT_CONFIGS",
            "merge_configs", "build_phantom", "synthesise_volume", "build_nifti_store",
-           "find_cases", "read_case", "cache_root", "CHANNELS", "LABELS"]
+           "find_cases", "read_case", "cache_root", "CHANNELS", "LABELS", "make_dataset"]
 
 PHANTOM = "phantom/brats-mip"
 SEED_NAME = "mr/brats-2020-mip"
@@ -73,3 +74,12 @@ def prepare(name=PHANTOM, configs=None, keyword="", path=None, num_volumes=60, s
     client = Client(root, configs=configs, seed=sampling_seed)
     gen_train, gen_valid = client.create_generators()
     return gen_train, gen_valid, client
+
+
+def make_dataset(client_or_arrays, bb, split="train", batch_size=16, augment=True, seed=0,
+                 **kwargs):
+    """``pipeline.make_dataset``: a ``tf.data.Dataset`` of augmented ``(x, y, sample_weight)``
+    batches with box targets (imports TensorFlow on first call)."""
+    from .pipeline import make_dataset as _make_dataset
+    return _make_dataset(client_or_arrays, bb, split=split, batch_size=batch_size,
+                         augment=augment, seed=seed, **kwargs)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import read_meta
+from .store import read_meta, read_slices
 
 __all__ = ["DEFAULT_CONFIGS", "NORM_KEYS", "COHORTS", "merge_configs", "Client"]
 
@@ -108,6 +108,7 @@ class Client:
             raise FileNotFoundError(f"{root} is not a prepared boxloc dataset (no meta.json)")
         self.configs = merge_configs(DEFAULT_CONFIGS, configs or {})
         self.seed, self._memory = seed, None
+        self._volumes = {v["id"]: v for v in self.meta["volumes"]}
         rows = [(v["id"], z, v["split"]) for v in self.meta["volumes"] for z in range(v["slices"])]
         self.rows = np.array(rows, dtype=object)                           # (N, 3)
         self.cohorts = {k: np.concatenate([v["cohorts"][k] for v in self.meta["volumes"]]
@@ -130,8 +131,14 @@ class Client:
             return self._memory[volume_id][key]
         return np.load(self.root / f"{volume_id}_{key}.npy", mmap_mode="r")
 
+    def volume_array(self, volume_id, key):
+        """The whole full-frame array ``key`` ('dat' or 'lbl') of one volume, as stored
+        (float16 / uint8), without norms."""
+        return read_slices(self._array(volume_id, key), self._volumes[volume_id])
+
     def load_data_in_memory(self):
-        """Read every volume into RAM (float16 as stored); later batches come from memory."""
+        """Read every volume into RAM (float16 as stored, cropped as stored); later batches
+        come from memory."""
         self._memory = {v["id"]: {k: np.load(self.root / f"{v['id']}_{k}.npy")
                                   for k in ("dat", "lbl")} for v in self.meta["volumes"]}
 
@@ -140,7 +147,8 @@ class Client:
         xs, ys = {}, {}
         for out, group in ((xs, "xs"), (ys, "ys")):
             for key, spec in self.configs["specs"][group].items():
-                array = np.asarray(self._array(volume_id, spec["loads"])[slices])
+                array = read_slices(self._array(volume_id, spec["loads"]),
+                                    self._volumes[volume_id], slices)
                 if array.ndim == 3:
                     array = array[..., None]                               # (Z', H, W, 1)
                 out[key] = apply_norms(array, spec["norms"]).astype(spec["dtype"])

@@ -15,6 +15,7 @@ level sets. Positions are in voxels of the reduced grid with spacing ``SPACING``
 
 import numpy as np
 from scipy import ndimage
+from scipy.special import expit
 
 __all__ = ["SPACING", "Lesion", "sample_lesions", "render_lesions"]
 
@@ -81,7 +82,7 @@ def _distance_mm(shape, centre):
 
 
 def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    return expit(x)                     # no overflow warning for float32 inputs
 
 
 def render_lesions(rng, lesions, wm, csf, brain):
@@ -109,11 +110,13 @@ def render_lesions(rng, lesions, wm, csf, brain):
         grid = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi)], indexing="ij"))
         offset = (grid - lesion.centre[:, None, None, None]) * SPACING[:, None, None, None]
         local = np.einsum("ij,j...->i...", lesion.rotation, offset) / lesion.axes[:, None, None, None]
-        r = np.sqrt((local ** 2).sum(axis=0))                              # (z, y, x) mm
-        noise = ndimage.gaussian_filter(rng.standard_normal(r.shape), (1.5, 5, 5))
+        r = np.sqrt((local ** 2).sum(axis=0)).astype(np.float32)        # (z, y, x) mm
+        noise = ndimage.gaussian_filter(rng.standard_normal(r.shape, np.float32),
+                                        (1.5, 5, 5))
         noise = np.clip(noise / (noise.std() + 1e-6), -2.2, 2.2)
         lobes = r * (1 + 0.18 * noise)                                     # lobulated radius
-        fine = ndimage.gaussian_filter(rng.standard_normal(r.shape), (0.5, 1.5, 1.5))
+        fine = ndimage.gaussian_filter(rng.standard_normal(r.shape, np.float32),
+                                       (0.5, 1.5, 1.5))
         fine /= fine.std() + 1e-6
 
         tumour = _sigmoid((lesion.radius - lobes) / 0.8)

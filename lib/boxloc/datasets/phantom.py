@@ -16,6 +16,7 @@ The grid is the seed's 'mip' grid: 240 x 240 axial slices (1 mm), about 45 slice
 (3 slices averaged). Everything is a function of the seed.
 """
 
+import functools
 import multiprocessing
 import os
 import tempfile
@@ -27,12 +28,12 @@ from scipy import ndimage
 
 from .anatomy import base_anatomy
 from .lesions import SPACING, render_lesions, sample_lesions
-from .preprocess import CHANNELS, zscore
+from .preprocess import CHANNELS
 from .store import cache_root, finish_store, progress, read_meta, split_volumes, write_volume
 
 __all__ = ["CONTRASTS", "VERSION", "synthesise_volume", "build_phantom"]
 
-VERSION = 1           # bump when the synthesis changes: cached stores are then rebuilt
+VERSION = 2           # bump when the synthesis changes: cached stores are then rebuilt
 
 # Relative intensities per contrast (white matter of T1 ~ 1), from typical appearances:
 # T1: WM > GM > CSF, tumour hypointense; T1ce: enhancing rim bright; T2: CSF and oedema bright;
@@ -67,7 +68,10 @@ def _smooth_field(rng, coarse_shape, shape, amplitude):
         centres, width = np.linspace(0, n - 1, c), (n - 1) / max(c - 1, 1)
         basis = np.exp(-0.5 * ((np.arange(n)[:, None] - centres) / (0.6 * width)) ** 2)
         bases.append(basis / basis.sum(axis=1, keepdims=True))             # (n, c) rows sum 1
-    field = np.einsum("zi,yj,xk,ijk->zyx", *bases, coarse, optimize=True)  # (Z, H, W)
+    # one axis at a time with NumPy's own einsum (OpenBLAS is slow on these skinny products)
+    field = np.einsum("xk,ijk->ijx", bases[2], coarse)
+    field = np.einsum("yj,ijx->iyx", bases[1], field)
+    field = np.einsum("zi,iyx->zyx", bases[0].astype(np.float32), field.astype(np.float32))
     return field.astype(np.float32)
 
 
@@ -92,13 +96,41 @@ def _subject_coordinates(rng, shape):
     return source
 
 
-def _bias_field(rng, shape, strength):
-    """exp of a random quadratic polynomial of the normalised position, per voxel."""
-    z, y, x = (np.linspace(-1, 1, n, dtype=np.float32) for n in shape)
-    z, y, x = z[:, None, None], y[None, :, None], x[None, None, :]
-    terms = [z, y, x, y * x, y * y - 0.33, x * x - 0.33]
-    coef = rng.uniform(-1, 1, size=len(terms)) * strength
-    return np.exp(sum(c * t for c, t in zip(coef, terms))).astype(np.float32)
+def _bias_terms(shape, voxels):
+    """The six bias-field terms (N, 6) at ``voxels`` (z, y, x index arrays) of ``shape``."""
+    z, y, x = (np.linspace(-1, 1, n, dtype=np.float32)[i] for n, i in zip(shape, voxels))
+    return np.stack([z, y, x, y * x, y * y - 0.33, x * x - 0.33], axis=1)
+
+
+@functools.lru_cache(maxsize=2)
+def _template_crop(factor=3):
+    """The cropped template maps (read-only) and their box, with the template brain dilated by
+    2 voxels (chessboard): outside it the warped gm, wm and csf are exactly 0 (trilinear
+    interpolation reaches 1 voxel) and the warped t1 is only needed inside the brain."""
+    base = base_anatomy(factor)
+    rows, cols = _crop_box(base["brain"])
+    crop = {k: base[k][:, rows, cols] for k in ("gm", "wm", "csf", "t1", "depth")}
+    near = ndimage.binary_dilation(base["brain"][:, rows, cols] > 0, np.ones((3, 3, 3), bool),
+                                   iterations=2)
+    near.setflags(write=False)
+    return rows, cols, crop, near
+
+
+def _warp_tissue(crop, near, source):
+    """Trilinear warp of the tissue maps to ``source`` coordinates, computed only where the
+    source lands near the template brain (about half of the box; elsewhere exactly 0)."""
+    shape = source.shape[1:]
+    index = [np.clip(np.rint(source[a]).astype(np.intp), 0, n - 1)
+             for a, n in enumerate(near.shape)]
+    selected = near[tuple(index)]                                        # (Z, H, W) bool
+    del index
+    points = source[:, selected]                                         # (3, n)
+    tissue = {}
+    for k in ("gm", "wm", "csf", "t1"):
+        tissue[k] = np.zeros(shape, np.float32)
+        tissue[k][selected] = ndimage.map_coordinates(crop[k], points, order=1,
+                                                      mode="constant", cval=0.0)
+    return tissue
 
 
 def synthesise_volume(seed, num_lesions=None):
@@ -116,56 +148,75 @@ def synthesise_volume(seed, num_lesions=None):
     """
     rng = np.random.default_rng(seed)
     base = base_anatomy()
-    rows, cols = _crop_box(base["brain"])
-    crop = {k: base[k][:, rows, cols] for k in ("gm", "wm", "csf", "t1", "depth")}
+    rows, cols, crop, near = _template_crop()
     shape = crop["gm"].shape
     source = _subject_coordinates(rng, shape)
-    tissue = {k: ndimage.map_coordinates(crop[k], source, order=1, mode="constant", cval=0.0)
-              for k in ("gm", "wm", "csf", "t1")}
+    tissue = _warp_tissue(crop, near, source)
     brain = np.minimum(tissue["gm"] + tissue["wm"] + tissue["csf"], 1)    # csf = brain - gm - wm
     # depth only picks lesion sites: warp it on every second pixel, repeat to full size
     depth = ndimage.map_coordinates(crop["depth"], source[:, :, ::2, ::2], order=1)
-    tissue["depth"] = np.repeat(np.repeat(depth, 2, axis=1), 2, axis=2)[:, :shape[1], :shape[2]]
+    del source
+    depth = np.repeat(np.repeat(depth, 2, axis=1), 2, axis=2)[:, :shape[1], :shape[2]]
     inside = np.maximum(brain, 1e-3)           # tissue fractions per unit of brain: no dark edge
-    for k in ("gm", "wm", "csf", "t1"):
+    for k in ("wm", "csf"):                    # full maps for the lesions; gm, t1 in the brain
         tissue[k] = np.minimum(tissue[k] / inside, 1.2)
 
     if num_lesions is None:
         num_lesions = int(rng.choice([1, 2, 3], p=[0.6, 0.28, 0.12]))
-    lesions = sample_lesions(rng, tissue["wm"], tissue["depth"], num_lesions)
+    lesions = sample_lesions(rng, tissue["wm"], depth, num_lesions)
     parts, labels = render_lesions(rng, lesions, tissue["wm"], tissue["csf"], brain)
-    lesion_total = sum(parts.values())                                      # (Z, H, W)
-    healthy = 1 - lesion_total
-    texture = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32),
-                                      (0.7, 3.0, 3.0))
-    texture *= 1 / (texture.std() + 1e-6)
-    fine = rng.standard_normal(shape).astype(np.float32)
 
+    # Intensities are computed for the brain voxels only, all four contrasts at once (N, 4).
     mask = brain > 0.5
-    channels = []
-    for name in CHANNELS:
-        mu = {k: v * rng.uniform(0.95, 1.05) for k, v in CONTRASTS[name].items()}
-        if name in ("t1", "t1ce"):      # the template's own T1 carries the deep grey nuclei
-            normal = tissue["t1"] * mu["wm"]
-            normal = 0.6 * normal + 0.4 * sum(tissue[t] * mu[t] for t in ("gm", "wm", "csf"))
-        else:
-            normal = sum(tissue[t] * mu[t] for t in ("gm", "wm", "csf"))
-        normal = normal * (1 + 0.02 * fine)
-        lesion = sum(parts[k] * mu[k] * (1 + 0.07 * texture) for k in parts)
-        signal = (healthy * normal + lesion) * _bias_field(rng, shape, 0.12)
-        sigma = 0.025 * mu["wm"]
-        noisy = np.hypot(signal + sigma * rng.standard_normal(shape, np.float32),
-                         sigma * rng.standard_normal(shape, np.float32))      # Rician
-        channels.append(noisy * rng.uniform(0.8, 1.2))                      # scanner gain
-    image_crop = zscore(np.stack(channels, axis=-1), mask)                  # (Z, h, w, 4)
+    voxels = np.nonzero(mask)                                               # (z, y, x) each (N,)
+    fractions = np.stack([np.minimum(tissue[k][voxels] / inside[voxels], 1.2)
+                          if k in ("gm", "t1") else tissue[k][voxels]
+                          for k in ("gm", "wm", "csf", "t1")], axis=1)      # (N, 4)
+    part_names = ("necrosis", "core", "enhancing", "oedema")
+    amounts = np.stack([parts[k][voxels] for k in part_names], axis=1)      # (N, 4)
+    texture = np.zeros(shape, np.float32)      # lesion texture, drawn in the lesions' box only
+    support = sum(parts.values()) > 0
+    if support.any():
+        box = tuple(slice(i.min(), i.max() + 1) for i in np.nonzero(support))
+        local = ndimage.gaussian_filter(
+            rng.standard_normal(support[box].shape).astype(np.float32), (0.7, 3.0, 3.0))
+        texture[box] = local / (local.std() + 1e-6)
+    texture = texture[voxels]                                               # (N,)
+    fine = rng.standard_normal(len(texture), np.float32)
+
+    mu = [{k: v * rng.uniform(0.95, 1.05) for k, v in CONTRASTS[name].items()}
+          for name in CHANNELS]
+    # healthy tissue: gm, wm, csf fractions (and, for T1 and T1ce, the template's own T1, which
+    # carries the deep grey nuclei) -> contrast; lesion compartments -> contrast
+    healthy_mix = np.array([[0.4 * m["gm"], 0.4 * m["wm"], 0.4 * m["csf"], 0.6 * m["wm"]]
+                            if name in ("t1", "t1ce") else [m["gm"], m["wm"], m["csf"], 0.0]
+                            for name, m in zip(CHANNELS, mu)], np.float32).T   # (4, C)
+    lesion_mix = np.array([[m[k] for k in part_names] for m in mu], np.float32).T  # (4, C)
+    bias = rng.uniform(-1, 1, size=(6, len(CHANNELS))).astype(np.float32) * 0.12
+    sigma = np.array([0.025 * m["wm"] for m in mu], np.float32)
+    gain = rng.uniform(0.8, 1.2, size=len(CHANNELS)).astype(np.float32)    # scanner gain
+
+    signal = np.einsum("nk,kc->nc", fractions, healthy_mix)               # (N, C)
+    signal *= (1 + 0.02 * fine)[:, None]
+    signal *= (1 - amounts.sum(axis=1))[:, None]
+    signal += np.einsum("nk,kc->nc", amounts, lesion_mix) * (1 + 0.07 * texture)[:, None]
+    signal *= np.exp(np.einsum("nk,kc->nc", _bias_terms(shape, voxels), bias))  # bias field
+    signal += sigma * rng.standard_normal(signal.shape, np.float32)
+    noisy = np.hypot(signal, sigma * rng.standard_normal(signal.shape, np.float32))  # Rician
+    noisy *= gain
+    mean = noisy.mean(axis=0, dtype=np.float64)
+    std = noisy.std(axis=0, dtype=np.float64)
+    noisy -= mean.astype(np.float32)
+    noisy /= np.where(std > 0, std, 1).astype(np.float32)                   # z-score in brain
 
     full = (shape[0],) + base["brain"].shape[1:]
     image = np.zeros(full + (len(CHANNELS),), np.float32)
-    image[:, rows, cols] = image_crop
+    placed = (voxels[0], voxels[1] + rows.start, voxels[2] + cols.start)
+    image[placed] = noisy
     label_full = np.zeros(full, np.uint8)
     label_full[:, rows, cols] = labels * mask
     mask_full = np.zeros(full, bool)
-    mask_full[:, rows, cols] = mask
+    mask_full[placed] = True
     return image, label_full, mask_full
 
 
@@ -195,7 +246,7 @@ def build_phantom(num_volumes=60, seed=0, workers=None, root=None, fractions=(0.
     folder = root / f"phantom-brats-mip-v{VERSION}-n{num_volumes}-seed{seed}"
     if read_meta(folder) is not None:
         return folder
-    base_anatomy()                                   # load once, shared by forked workers
+    _template_crop()                                 # load once, shared by forked workers
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=root))
     jobs = [(tmp, i, s) for i, s in enumerate(np.random.SeedSequence(seed).spawn(num_volumes))]
     workers = workers or min(os.cpu_count() or 1, 8)

@@ -1,0 +1,91 @@
+"""Named training configurations for the course's box localiser on 240 x 240 BraTS-like slices.
+
+One place for every choice that ``benchmarks/bench_training.py`` measures, so notebooks and
+scripts reuse exactly what was benchmarked::
+
+    from boxloc.configs import CPU_CONFIG, bounding_box
+    bb = bounding_box(CPU_CONFIG)                         # the anchors
+    model = build_retinanet(bb, channels=4, **CPU_CONFIG["model"])
+
+Pure data plus two tiny helpers: importing this module imports neither TensorFlow nor Keras.
+
+Why these anchors (``anchor_coverage`` on the 1,890 training slices of
+``prepare('phantom/brats-mip')``, phantom v1, 1,530 lesion boxes, iou_upper 0.5; half the boxes
+are cross-sections smaller than 16 px; on phantom v2 the chosen anchors cover 70.8% of 1,481
+boxes: <16 px 35.0%, 16-32 px 100%, 32-64 px 100%, >=64 px 98.1%):
+
+=========================  =======  =========  =========  ========  ===========
+anchors                    covered  <16 px     16-32 px   >=64 px   no positive
+=========================  =======  =========  =========  ========  ===========
+seed c3,c4 [32, 64]        43.5%    0.0%       56.6%      100%      19 boxes
+c2,c3,c4 [16, 32, 64]      64.0%    24.1%      100%       100%      2
+c2,c3,c4 [12, 24, 48]      70.2%    37.6%      100%       98.0%     3
+c2,c3,c4 [8, 16, 32]       70.5%    52.8%      99.7%      28.9%     1
+=========================  =======  =========  =========  ========  ===========
+
+``[12, 24, 48]`` at c2-c4 covers every box of 16-64 px and nearly all larger ones (mean best
+IoU 0.70-0.74 there) and 38% of the tiny ones; ``[8, 16, 32]`` gains tiny boxes but loses
+the large ones. A c2 level (60 x 60 grid) is needed for the small anchors; its heads are the
+most expensive part of the network, hence ``width=32`` on the CPU (18 vs 8 training
+slices/s for width 64, measured on the project's busy 2-core machine, batch 16).
+"""
+
+import copy
+
+__all__ = ["CPU_CONFIG", "GPU_CONFIG", "CONFIGS", "get_config", "bounding_box"]
+
+_ANCHORS = {
+    "image_shape": [240, 240],
+    "c": [2, 3, 4],
+    "anchor_shapes": [12, 24, 48],
+    "anchor_scales": [0, 1, 2],          # 2 ** (s / 3)
+    "anchor_ratios": [0.5, 1, 2],        # w / h
+    "iou_upper": 0.5,                    # RetinaNet's 0.5 / 0.4
+    "iou_lower": 0.4,
+    "match_rule": "seed",                # forced best-anchor matches for the small boxes
+}
+
+#: The course configuration for a 2-core CPU and a training budget of <= 10 minutes.
+CPU_CONFIG = {
+    "name": "cpu",
+    "bounding_box": _ANCHORS,
+    "model": {"preset": "course", "width": 32},          # prior-probability bias 0.01
+    "loss": {"focal": {"gamma": 2.0, "alpha": 0.25, "variant": "retinanet"},
+             "smooth_l1": {"delta": 1.0, "variant": "retinanet"}},
+    "optimizer": {"name": "adam", "learning_rate": 1e-3, "clipnorm": 10.0},
+    # learning rate over the time budget: linear warm-up, then cosine decay to final_fraction
+    "schedule": {"warmup_fraction": 0.03, "final_fraction": 0.02},
+    "batch_size": 16,
+    "minutes": 10.0,
+    # cohort rates of the training batches (client cohorts: 'tumor' = slice holds a lesion)
+    "sampling": {"tumor": 0.7, "lbl-mip-00": 0.3},
+    "augment": {"flip_lr": 0.5},
+    # decoding, held fixed for every reported number
+    "decode": {"score_threshold": 0.5, "iou_nms": 0.3, "curve_threshold": 0.05},
+    "mixed_precision": False, "jit_compile": False,
+}
+
+#: The same detector with a wider network and larger batches for a Colab-class GPU
+#: (mixed precision + XLA). Not measured on a GPU yet.
+GPU_CONFIG = copy.deepcopy(CPU_CONFIG)
+GPU_CONFIG.update({
+    "name": "gpu",
+    "model": {"preset": "course", "width": 64},
+    "batch_size": 32,
+    "mixed_precision": True, "jit_compile": True,
+})
+
+CONFIGS = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG}
+
+
+def get_config(name):
+    """A deep copy of ``CONFIGS[name]`` (``'cpu'`` or ``'gpu'``), safe to modify."""
+    if name not in CONFIGS:
+        raise ValueError(f"config must be one of {sorted(CONFIGS)}, got {name!r}")
+    return copy.deepcopy(CONFIGS[name])
+
+
+def bounding_box(config):
+    """The ``BoundingBox`` of a configuration (``config['bounding_box']`` as arguments)."""
+    from .bounding_box import BoundingBox
+    return BoundingBox(**config["bounding_box"])
