@@ -24,7 +24,7 @@ from .anchors import anchor_overlaps, make_anchors
 from .boxes import iou_one_to_many
 from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
-from .matching import MATCH_RULES, match_anchors
+from .matching import MATCH_RULES, dense_matches, match_anchors, pair_cells
 from .nms import nms
 from .targets import encode_targets, map_key, maps_to_vectors, vectors_to_maps
 
@@ -197,10 +197,13 @@ class BoundingBox:
         boxes, classes, slice_index = self.find_boxes(msk)
         num_slices = len(self._as_slices(msk, "msk")[0])
         pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, self.anchor_set)
+        num_anchors = len(self.anchors)
         matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
-                                len(self.anchors), self.params["iou_upper"],
+                                num_anchors, self.params["iou_upper"],
                                 self.params["iou_lower"], self.params["match_rule"])
-        return boxes, classes, slice_index, matches.matched
+        band_cells = pair_cells(pair_box, pair_anchor, slice_index, num_anchors)[matches.band]
+        return boxes, classes, slice_index, dense_matches(matches, band_cells, num_slices,
+                                                          num_anchors)
 
     def convert_msk_to_box(self, msk):
         """Label mask -> box dict (``cls-c{c}``, ``reg-c{c}``, ``cls-c{c}-msk``, ``reg-c{c}-msk``).

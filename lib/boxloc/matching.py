@@ -1,9 +1,10 @@
 """Anchor matching: which ground-truth box, if any, each anchor learns from.
 
 ``match_anchors`` works on a whole batch at once: the IoU of every ground-truth box of the
-batch against every anchor it overlaps, plus the slice each box belongs to. It returns, per slice
-and anchor, the index of the matched box (>= 0) or one of the sentinels below, as torchvision's
-``Matcher`` and MONAI do.
+batch against every anchor it overlaps, plus the slice each box belongs to. It returns the
+positive anchors with their boxes and the ignore-band pairs (sparse: a batch has ~10^5 anchors
+and ~10^2 positives); ``dense_matches`` gives, per slice and anchor, the index of the matched box
+(>= 0) or one of the sentinels below, as torchvision's ``Matcher`` and MONAI do.
 
 Rules (``rule=``):
 
@@ -25,7 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BACKGROUND", "IGNORE", "MATCH_RULES", "Matches", "match_anchors"]
+__all__ = ["BACKGROUND", "IGNORE", "MATCH_RULES", "Matches", "match_anchors", "pair_cells",
+           "dense_matches"]
 
 BACKGROUND = -1   # negative anchor: trained towards "no object"
 IGNORE = -2       # in a box's ignore band: excluded from the classification loss
@@ -33,9 +35,14 @@ MATCH_RULES = ("seed", "torchvision", "threshold")
 
 
 class Matches(NamedTuple):
-    """matched: int32 (S, N) box index (>= 0), BACKGROUND or IGNORE per slice and anchor.
-    band: bool (P,) whether each (box, anchor) pair lies in that box's ignore band."""
-    matched: np.ndarray
+    """The matches of a batch, sparse: positive anchors and ignore-band pairs only.
+
+    cells: int64 (Q,) flat index ``slice * N + anchor`` of every positive anchor, ascending.
+    boxes: int (Q,) the box each positive anchor is matched to.
+    band: bool (P,) whether each (box, anchor) pair lies in that box's ignore band.
+    """
+    cells: np.ndarray
+    boxes: np.ndarray
     band: np.ndarray
 
 
@@ -56,39 +63,51 @@ def match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices, num_
         rule: one of ``MATCH_RULES``.
 
     Returns:
-        ``Matches`` with ``matched`` (S, N) and ``band`` (P,).
+        ``Matches``; ``dense_matches`` turns it into one label per slice and anchor.
     """
     if rule not in MATCH_RULES:
         raise ValueError(f"match_rule must be one of {MATCH_RULES}, got {rule!r}")
-    slice_index = np.asarray(slice_index, dtype=np.int64)
-    # One flat cell per (slice, anchor); ufunc.at reduces the pairs that fall in a cell.
-    cell = slice_index[pair_box] * num_anchors + pair_anchor                   # (P,)
-    num_cells = num_slices * num_anchors
+    cell = pair_cells(pair_box, pair_anchor, slice_index, num_anchors)         # (P,)
     box_best = np.zeros(len(slice_index))                                      # (M,) best IoU per box
     np.maximum.at(box_best, pair_box, pair_iou)
-    winner = np.full(num_cells, BACKGROUND, dtype=np.int32)                    # matched box per cell
 
     if rule == "seed":
         upper = np.minimum(iou_upper, box_best[pair_box])                      # (P,) per-box thresholds
         lower = np.minimum(iou_lower, upper)
         positive = (pair_iou >= upper) & (pair_iou > 0)
         band = (pair_iou > lower) & (pair_iou < upper)
-        np.maximum.at(winner, cell[positive], pair_box[positive])              # later box wins
-        # (BACKGROUND = -1 is below every box index, so unclaimed cells keep it)
-    else:
-        best = np.zeros(num_cells)                                             # best IoU per cell
-        np.maximum.at(best, cell, pair_iou)
-        is_best = (pair_iou == best[cell]) & (pair_iou > 0)
-        best_box = np.full(num_cells, len(slice_index), dtype=np.int32)
-        np.minimum.at(best_box, cell[is_best], pair_box[is_best])              # ties: first box
-        positive_cell = best >= max(iou_upper, np.finfo(float).tiny)
-        if rule == "torchvision":                                              # low-quality matches
-            positive_cell[cell[(pair_iou == box_best[pair_box]) & (pair_iou > 0)]] = True
-        winner = np.where(positive_cell, best_box, np.int32(BACKGROUND))
-        band = (pair_iou >= iou_lower) & (pair_iou < iou_upper) & (pair_iou > 0)
+        # later box wins: sort the positive pairs by cell, then box, keep each cell's last
+        cells, boxes = cell[positive], pair_box[positive]
+        order = np.lexsort((boxes, cells))
+        cells, boxes = cells[order], boxes[order]
+        last = np.ones(len(cells), dtype=bool)
+        last[:-1] = cells[1:] != cells[:-1]
+        return Matches(cells[last], boxes[last], band)
 
-    in_band = np.zeros(num_cells, dtype=bool)
-    in_band[cell[band]] = True
-    matched = winner                                   # reuse the buffer: -1 is BACKGROUND
-    matched[(winner < 0) & in_band] = IGNORE
-    return Matches(matched.reshape(num_slices, num_anchors), band)
+    num_cells = num_slices * num_anchors
+    best = np.zeros(num_cells)                                                 # best IoU per cell
+    np.maximum.at(best, cell, pair_iou)
+    is_best = (pair_iou == best[cell]) & (pair_iou > 0)
+    best_box = np.full(num_cells, len(slice_index), dtype=np.int32)
+    np.minimum.at(best_box, cell[is_best], pair_box[is_best])                  # ties: first box
+    positive_cell = best >= max(iou_upper, np.finfo(float).tiny)
+    if rule == "torchvision":                                                  # low-quality matches
+        positive_cell[cell[(pair_iou == box_best[pair_box]) & (pair_iou > 0)]] = True
+    band = (pair_iou >= iou_lower) & (pair_iou < iou_upper) & (pair_iou > 0)
+    cells = np.flatnonzero(positive_cell)
+    return Matches(cells, best_box[cells], band)
+
+
+def pair_cells(pair_box, pair_anchor, slice_index, num_anchors):
+    """Flat ``slice * N + anchor`` index of each (box, anchor) pair -> int64 (P,)."""
+    return np.asarray(slice_index, dtype=np.int64)[pair_box] * num_anchors + pair_anchor
+
+
+def dense_matches(matches, band_cells, num_slices, num_anchors):
+    """int32 (S, N): the matched box per slice and anchor, or BACKGROUND / IGNORE.
+
+    ``band_cells`` are the ``pair_cells`` of the pairs where ``matches.band`` holds."""
+    matched = np.full(num_slices * num_anchors, BACKGROUND, dtype=np.int32)
+    matched[band_cells] = IGNORE
+    matched[matches.cells] = matches.boxes                   # a positive is never ignored
+    return matched.reshape(num_slices, num_anchors)

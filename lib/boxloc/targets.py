@@ -51,23 +51,22 @@ def encode_targets(boxes, classes, slice_index, num_slices, anchors, num_classes
     pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, anchors)      # (P,) each
     matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
                             num_anchors, iou_upper, iou_lower, rule)
-    positive = matches.matched >= 0                                        # (S, N)
-    s_pos, n_pos = np.nonzero(positive)
-    box_pos = matches.matched[s_pos, n_pos]
+    s_pos, n_pos = np.divmod(matches.cells, num_anchors)                   # (Q,) positives
+    box_pos = matches.boxes
 
     cls = np.zeros((num_slices, num_anchors, num_classes), dtype=np.uint8)
     cls[s_pos, n_pos, classes[box_pos] - 1] = 1
     reg = np.zeros((num_slices, num_anchors, 4), dtype=np.float32)
     reg[s_pos, n_pos] = encode_deltas(boxes[box_pos], anchors.offsets[n_pos])
-
-    # Per-class ignore: the band of a class-k box hides channel k, unless positive for k.
-    ignored = np.zeros((num_slices, num_anchors, num_classes), dtype=bool)
-    band_box = pair_box[matches.band]
-    ignored[slice_index[band_box], pair_anchor[matches.band], classes[band_box] - 1] = True
-    cls_msk = (~(ignored & (cls == 0))).astype(np.float32)
-
     reg_msk = np.zeros((num_slices, num_anchors, 4), dtype=np.float32)
     reg_msk[s_pos, n_pos] = 1          # positives are few: write only their rows
+
+    # Per-class ignore: the band of a class-k box hides channel k, unless positive for k.
+    cls_msk = np.ones((num_slices, num_anchors, num_classes), dtype=np.float32)
+    band_box = pair_box[matches.band]
+    ignored = (slice_index[band_box], pair_anchor[matches.band], classes[band_box] - 1)
+    hidden = cls[ignored] == 0
+    cls_msk[tuple(index[hidden] for index in ignored)] = 0
     return {"cls": cls, "reg": reg, "cls-msk": cls_msk, "reg-msk": reg_msk}
 
 
