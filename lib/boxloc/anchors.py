@@ -105,6 +105,13 @@ def make_anchors(image_shape, levels, anchor_shapes, anchor_scales, anchor_ratio
                    num_per_location=num_per_location)
 
 
+def _ranks(counts):
+    """``[0, 1, ..., counts[0] - 1, 0, 1, ..., counts[1] - 1, ...]`` as int32."""
+    ranks = np.arange(int(np.sum(counts)), dtype=np.int32)
+    ranks -= np.repeat((np.cumsum(counts) - counts).astype(np.int32), counts)
+    return ranks
+
+
 def _line_overlaps(low, high, half, first, count, stride, limit):
     """Along one axis, for each unit u (a box with one template) and each of its ``count[u]``
     grid lines from ``first[u]``: the anchor's clipped extent and its overlap with the box.
@@ -114,7 +121,7 @@ def _line_overlaps(low, high, half, first, count, stride, limit):
     """
     offset = np.cumsum(count) - count                                      # (U,)
     unit = np.repeat(np.arange(len(count)), count)                         # (L,)
-    line = first[unit] + np.arange(len(unit)) - offset[unit]
+    line = first[unit] + _ranks(count)
     centre = (line + CENTRE_OFFSET) * stride           # same arithmetic as level_anchors
     anchor_low = np.clip(centre - half[unit], 0, limit)  # ... and as clipped corners
     anchor_high = np.clip(centre + half[unit], 0, limit)
@@ -160,19 +167,20 @@ def anchor_overlaps(boxes, anchors):
                               stride_y, anchors.image_shape[0])
         cols = _line_overlaps(low[:, 1], high[:, 1], half[:, 1], first[:, 1], count[:, 1],
                               stride_x, anchors.image_shape[1])
-        # pair p is cell k of its unit's rectangle, in raster order (int32: less traffic)
-        num_cols = count[:, 1].astype(np.int32)
-        pairs_per_unit = count[:, 0] * count[:, 1]
-        unit = np.repeat(np.arange(len(half), dtype=np.int32), pairs_per_unit)
-        k = np.arange(len(unit), dtype=np.int32)
-        k -= np.repeat((np.cumsum(pairs_per_unit) - pairs_per_unit).astype(np.int32), pairs_per_unit)
-        row, col = np.divmod(k, num_cols[unit])                            # within the rectangle
-        row_line, col_line = row + rows[2][unit], col + cols[2][unit]      # into the line arrays
-        inter = np.take(rows[0], row_line) * np.take(cols[0], col_line)
-        anchor_area = np.take(rows[1], row_line) * np.take(cols[1], col_line)
+        # Pairs in raster order of each unit's rectangle: one "run" of pairs per rectangle row.
+        # Per-run values are spread to their pairs with np.repeat (runs are few, pairs many).
+        run_unit = np.repeat(np.arange(len(half), dtype=np.int32), count[:, 0])   # (R,)
+        run_row = _ranks(count[:, 0])
+        run_length = count[run_unit, 1]
+        col = _ranks(run_length)                                           # (P,) in the rectangle
         first_anchor = (start + (first[:, 0] * grid_w + first[:, 1]) * num_templates
                         + np.tile(np.arange(num_templates), len(boxes))).astype(np.int32)
-        anchor = first_anchor[unit] + (row * grid_w + col) * num_templates
-        box = unit // num_templates
+        anchor = np.repeat(first_anchor[run_unit] + run_row * (grid_w * num_templates), run_length)
+        anchor += col * num_templates
+        row_line = np.repeat(rows[2][run_unit] + run_row, run_length)      # into the line arrays
+        col_line = col + np.repeat(cols[2][run_unit], run_length)
+        inter = np.take(rows[0], row_line) * np.take(cols[0], col_line)
+        anchor_area = np.take(rows[1], row_line) * np.take(cols[1], col_line)
+        box = np.repeat(run_unit // num_templates, run_length)
         pieces.append((box, anchor, _ratio(inter, np.take(box_area, box), anchor_area)))
     return tuple(np.concatenate(column) for column in zip(*pieces))
