@@ -148,7 +148,20 @@ def demo(out):
                 + f"  total {total:g}/{sum(possible.values()):g}" + (f"  [{flags}]" if flags else ""))
     print("\ngrades (autograded by nbgrader):")
     print("\n".join(lines))
+    print("\ndetection summary of the executed solutions (fast configuration: a few training "
+          "steps, so expect poor detections):")
+    print(cell_text(out / "solutions", "evaluation") or "  (no evaluation cell found)")
     return 0
+
+
+def cell_text(folder, grade_id):
+    """The printed output of the cell ``grade_id`` in the executed notebooks of ``folder``."""
+    texts = []
+    for path in sorted(Path(folder).rglob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+                texts += [o.text for o in cell.get("outputs", []) if o.get("name") == "stdout"]
+    return "".join(texts).rstrip()
 
 
 def _points(course, assignment):
