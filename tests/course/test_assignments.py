@@ -13,8 +13,8 @@ from grading import COURSE, ROOT, fill, make_course, nbgrader, scores, solution_
 ASSIGNMENTS = {
     "01_anchors": {
         "notebook": "anchors.ipynb",
-        "points": {"test_count_anchors": 2, "test_anchor_size": 2, "test_target_shapes": 2,
-                   "test_refinement": 1, "test_small_config": 2},
+        "points": {"test_count_anchors": 2, "test_anchor_size": 2, "test_appearance": 2,
+                   "test_target_shapes": 2, "test_refinement": 1, "test_small_config": 2},
         "partial": ("count_anchors", "refinement"),
         "wrong": {
             "off_by_one_grid": ("test_count_anchors", {"count_anchors": '''
@@ -80,7 +80,7 @@ def masked_mean(values, weights):
     },
     "04_inference": {
         "notebook": "inference.ipynb",
-        "points": {"test_my_nms": 3, "test_count_kept": 2, "test_single_box": 1},
+        "points": {"test_my_nms": 3, "test_decoded": 1, "test_count_kept": 2, "test_single_box": 1},
         "partial": None,
         "wrong": {
             "nms_with_greater_or_equal": ("test_my_nms", {"my_nms": '''

@@ -20,7 +20,7 @@ spec.loader.exec_module(instructor)
 
 ASSIGNMENT = "01_anchors"
 SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
-POINTS = {"test_count_anchors": 2, "test_anchor_size": 2, "test_target_shapes": 2,
+POINTS = {"test_count_anchors": 2, "test_anchor_size": 2, "test_appearance": 2, "test_target_shapes": 2,
           "test_refinement": 1, "test_small_config": 2}
 SOLUTIONS = solution_cells(SOURCE)
 
