@@ -39,10 +39,8 @@ import csv
 import importlib.util
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import unicodedata
 import zipfile
@@ -61,13 +59,17 @@ SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 
 # ---------------------------------------------------------------- nbgrader and the course
 
+def _manage():
+    """course/manage.py as a module (its release generation and nbgrader runner)."""
+    spec = importlib.util.spec_from_file_location("manage", COURSE / "manage.py")
+    manage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(manage)
+    return manage
+
+
 def run_nbgrader(course, *args):
     """Run ``python -m nbgrader ARGS`` on ``course``; returns the CompletedProcess (no raise)."""
-    env = dict(os.environ)
-    env.setdefault("MPLBACKEND", "Agg")
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args,
-                           f"--CourseDirectory.root={course}"],
-                          cwd=course, env=env, capture_output=True, text=True)
+    return _manage().nbgrader(course, *args, check=False)
 
 
 def release_notebooks(course, assignment):
@@ -86,9 +88,7 @@ def grade_id(cell):
 
 def release(course):
     """Generate ``release/`` and the gradebook with course/manage.py's generate_release."""
-    spec = importlib.util.spec_from_file_location("manage", COURSE / "manage.py")
-    manage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(manage)
+    manage = _manage()
     manage.generate_release(Path(course))
     print(f"released {', '.join(manage.assignments(Path(course)))} into {Path(course) / 'release'}")
     return 0

@@ -35,15 +35,19 @@ def assignments(course=COURSE):
     return sorted(p.name for p in (course / "source").iterdir() if p.is_dir())
 
 
-def nbgrader(*args, course=COURSE):
-    """Run an nbgrader command on the course folder ``course``; raise on failure."""
-    subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"],
-                   cwd=course, check=True, capture_output=True, text=True)
+def nbgrader(course, *args, check=True, env=None):
+    """Run ``python -m nbgrader ARGS`` on the course folder ``course`` (the one place the
+    course tools and tests start nbgrader). ``env`` adds environment variables; ``check``
+    raises on failure. Returns the CompletedProcess."""
+    env = {"MPLBACKEND": "Agg", **os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args,
+                           f"--CourseDirectory.root={course}"],
+                          cwd=course, env=env, check=check, capture_output=True, text=True)
 
 
 def generate_release(course=COURSE):
     for name in assignments(course):
-        nbgrader("generate_assignment", name, "--force", course=course)
+        nbgrader(course, "generate_assignment", name, "--force")
 
 
 def solution_notebook(source_path):

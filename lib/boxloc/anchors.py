@@ -150,7 +150,7 @@ def anchor_overlaps(boxes, anchors):
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     num_templates = anchors.num_per_location
-    box_area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    areas = box_area(boxes)                                                # (M,)
     pieces = []
     for (grid_h, grid_w), (stride_y, stride_x), start in zip(
             anchors.grid_shapes, anchors.strides, anchors.level_starts):
@@ -182,5 +182,5 @@ def anchor_overlaps(boxes, anchors):
         inter = np.take(rows[0], row_line) * np.take(cols[0], col_line)
         anchor_area = np.take(rows[1], row_line) * np.take(cols[1], col_line)
         box = np.repeat(run_unit // num_templates, run_length)
-        pieces.append((box, anchor, _ratio(inter, np.take(box_area, box), anchor_area)))
+        pieces.append((box, anchor, _ratio(inter, np.take(areas, box), anchor_area)))
     return tuple(np.concatenate(column) for column in zip(*pieces))

@@ -20,13 +20,13 @@ import numpy as np
 from scipy.special import expit
 
 from . import _checks
-from .anchors import anchor_overlaps, make_anchors
+from .anchors import make_anchors
 from .boxes import iou_one_to_many
 from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
-from .matching import MATCH_RULES, dense_matches, match_anchors, pair_cells
+from .matching import MATCH_RULES, dense_matches, pair_cells
 from .nms import nms
-from .targets import encode_targets, map_key, maps_to_vectors, vectors_to_maps
+from .targets import encode_targets, map_key, maps_to_vectors, match_batch, vectors_to_maps
 
 __all__ = ["BoundingBox"]
 
@@ -196,11 +196,10 @@ class BoundingBox:
         """
         boxes, classes, slice_index = self.find_boxes(msk)
         num_slices = len(self._as_slices(msk, "msk")[0])
-        pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, self.anchor_set)
         num_anchors = len(self.anchors)
-        matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
-                                num_anchors, self.params["iou_upper"],
-                                self.params["iou_lower"], self.params["match_rule"])
+        pair_box, pair_anchor, matches = match_batch(
+            boxes, slice_index, num_slices, self.anchor_set, self.params["iou_upper"],
+            self.params["iou_lower"], self.params["match_rule"])
         band_cells = pair_cells(pair_box, pair_anchor, slice_index, num_anchors)[matches.band]
         return boxes, classes, slice_index, dense_matches(matches, band_cells, num_slices,
                                                           num_anchors)

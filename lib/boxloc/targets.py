@@ -19,12 +19,20 @@ from .anchors import anchor_overlaps
 from .deltas import encode_deltas
 from .matching import match_anchors
 
-__all__ = ["encode_targets", "vectors_to_maps", "maps_to_vectors", "map_key"]
+__all__ = ["match_batch", "encode_targets", "vectors_to_maps", "maps_to_vectors", "map_key"]
 
 
 def map_key(kind, level, mask=False):
     """``map_key('cls', 3) -> 'cls-c3'``; ``mask=True`` appends ``-msk``."""
     return f"{kind}-c{level}" + ("-msk" if mask else "")
+
+
+def match_batch(boxes, slice_index, num_slices, anchors, iou_upper, iou_lower, rule="seed"):
+    """IoU pairs and matches of a batch's boxes -> ``(pair_box, pair_anchor, Matches)``."""
+    pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, anchors)      # (P,) each
+    matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
+                            len(anchors.corners), iou_upper, iou_lower, rule)
+    return pair_box, pair_anchor, matches
 
 
 def encode_targets(boxes, classes, slice_index, num_slices, anchors, num_classes,
@@ -48,9 +56,8 @@ def encode_targets(boxes, classes, slice_index, num_slices, anchors, num_classes
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     classes = np.asarray(classes, dtype=np.int64).reshape(-1)
     slice_index = np.asarray(slice_index, dtype=np.int64).reshape(-1)
-    pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, anchors)      # (P,) each
-    matches = match_anchors(pair_box, pair_anchor, pair_iou, slice_index, num_slices,
-                            num_anchors, iou_upper, iou_lower, rule)
+    pair_box, pair_anchor, matches = match_batch(boxes, slice_index, num_slices, anchors,
+                                                 iou_upper, iou_lower, rule)
     s_pos, n_pos = np.divmod(matches.cells, num_anchors)                   # (Q,) positives
     box_pos = matches.boxes
 

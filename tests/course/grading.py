@@ -1,15 +1,16 @@
 """Helpers to grade notebooks with the real nbgrader in a throw-away copy of the course."""
 
-import os
+import importlib.util
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "course"
+_spec = importlib.util.spec_from_file_location("manage", COURSE / "manage.py")
+MANAGE = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(MANAGE)
 
 
 def make_course(folder):
@@ -18,18 +19,15 @@ def make_course(folder):
     course = Path(folder) / "course"
     shutil.copytree(COURSE / "source", course / "source")
     shutil.copy(COURSE / "nbgrader_config.py", course)
-    for assignment in sorted(p.name for p in (course / "source").iterdir()):
-        nbgrader(course, "generate_assignment", assignment, "--force")
+    MANAGE.generate_release(course)
     return course
 
 
 def nbgrader(course, *args):
-    """Run nbgrader on ``course`` in the fast configuration; returns the CompletedProcess."""
-    env = dict(os.environ, BOXLOC_FAST="1", MPLBACKEND="Agg",
-               BOXLOC_DATA=str(Path(course).parent / "boxloc-data"))   # dataset cache of this run
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args,
-                           f"--CourseDirectory.root={course}"],
-                          cwd=course, env=env, capture_output=True, text=True, check=True)
+    """Run nbgrader on ``course`` in the fast configuration (course/manage.py's runner);
+    raises on failure, returns the CompletedProcess."""
+    return MANAGE.nbgrader(course, *args, env={
+        "BOXLOC_FAST": "1", "BOXLOC_DATA": str(Path(course).parent / "boxloc-data")})
 
 
 def fill(release_notebook, answers):
