@@ -112,14 +112,18 @@ def _ranks(counts):
     return ranks
 
 
-def _line_overlaps(low, high, half, first, count, stride, limit):
+def _line_overlaps(low, high, half, first, count, stride, limit, min_iou):
     """Along one axis, for each unit u (a box with one template) and each of its ``count[u]``
     grid lines from ``first[u]``: the anchor's clipped extent and its overlap with the box.
 
-    Returns ``(overlap, extent, offset)``: float64 (L,), float64 (L,), and the int (U,)
-    position of each unit's first line in them.
+    A pair's IoU is at most ``overlap / max(box extent, anchor extent)`` along either axis
+    (IoU <= inter / area of either box <= the overlap fraction of either side), so lines
+    where this bound is below ``min_iou`` cannot hold a pair with IoU >= ``min_iou``: they
+    are dropped.
+
+    Returns ``(overlap, extent, line, count)``: float64 (L,), float64 (L,), int64 (L,) grid
+    line, unit by unit, and the int (U,) number of lines kept per unit.
     """
-    offset = np.cumsum(count) - count                                      # (U,)
     unit = np.repeat(np.arange(len(count)), count)                         # (L,)
     line = first[unit] + _ranks(count)
     centre = (line + CENTRE_OFFSET) * stride           # same arithmetic as level_anchors
@@ -127,10 +131,16 @@ def _line_overlaps(low, high, half, first, count, stride, limit):
     anchor_high = np.clip(centre + half[unit], 0, limit)
     overlap = np.minimum(anchor_high, high[unit])
     overlap -= np.maximum(anchor_low, low[unit])
-    return np.maximum(overlap, 0, out=overlap), anchor_high - anchor_low, offset
+    np.maximum(overlap, 0, out=overlap)
+    extent = anchor_high - anchor_low
+    if min_iou > 0:
+        keep = overlap >= min_iou * np.maximum(extent, (high - low)[unit])
+        overlap, extent, line, unit = overlap[keep], extent[keep], line[keep], unit[keep]
+        count = np.bincount(unit, minlength=len(count))
+    return overlap, extent, line, count
 
 
-def anchor_overlaps(boxes, anchors):
+def anchor_overlaps(boxes, anchors, min_iou=0.0):
     """IoU of every box with every anchor it overlaps, as a sparse list of pairs.
 
     Most anchors of a slice are far from every lesion, so instead of an (M, N) IoU matrix
@@ -139,11 +149,14 @@ def anchor_overlaps(boxes, anchors):
     anchor depends only on the anchor's row and the overlap width only on its column, so
     heights and widths are computed once per row and per column and multiplied per pair.
     The result equals ``iou_matrix(boxes, anchors.corners)`` at every returned pair, and
-    every pair with IoU > 0 is returned.
+    every pair with IoU > 0 and IoU >= ``min_iou`` is returned (with ``min_iou > 0``, rows
+    and columns that cannot reach it are skipped, so most pairs below it are not listed).
 
     Args:
         boxes: float (M, 4) ``[y1, x1, y2, x2]``, finite.
         anchors: ``Anchors``.
+        min_iou: pairs below this IoU may be left out (matching needs none below its
+            ``iou_lower`` once a box has a pair above it).
 
     Returns:
         ``(box_index, anchor_index, iou)``: int32 (P,), int32 (P,), float64 (P,).
@@ -151,6 +164,7 @@ def anchor_overlaps(boxes, anchors):
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     num_templates = anchors.num_per_location
     areas = box_area(boxes)                                                # (M,)
+    template = np.tile(np.arange(num_templates), len(boxes))               # (U,)
     pieces = []
     for (grid_h, grid_w), (stride_y, stride_x), start in zip(
             anchors.grid_shapes, anchors.strides, anchors.level_starts):
@@ -163,24 +177,24 @@ def anchor_overlaps(boxes, anchors):
         last = np.floor((high + half) / (stride_y, stride_x) - CENTRE_OFFSET) + 1
         first = np.clip(first, 0, (grid_h, grid_w)).astype(np.int64)
         count = np.maximum(np.clip(last, 0, (grid_h, grid_w)).astype(np.int64) - first, 0)
-        rows = _line_overlaps(low[:, 0], high[:, 0], half[:, 0], first[:, 0], count[:, 0],
-                              stride_y, anchors.image_shape[0])
-        cols = _line_overlaps(low[:, 1], high[:, 1], half[:, 1], first[:, 1], count[:, 1],
-                              stride_x, anchors.image_shape[1])
-        # Pairs in raster order of each unit's rectangle: one "run" of pairs per rectangle row.
-        # Per-run values are spread to their pairs with np.repeat (runs are few, pairs many).
-        run_unit = np.repeat(np.arange(len(half), dtype=np.int32), count[:, 0])   # (R,)
-        run_row = _ranks(count[:, 0])
-        run_length = count[run_unit, 1]
-        col = _ranks(run_length)                                           # (P,) in the rectangle
-        first_anchor = (start + (first[:, 0] * grid_w + first[:, 1]) * num_templates
-                        + np.tile(np.arange(num_templates), len(boxes))).astype(np.int32)
-        anchor = np.repeat(first_anchor[run_unit] + run_row * (grid_w * num_templates), run_length)
-        anchor += col * num_templates
-        row_line = np.repeat(rows[2][run_unit] + run_row, run_length)      # into the line arrays
-        col_line = col + np.repeat(cols[2][run_unit], run_length)
-        inter = np.take(rows[0], row_line) * np.take(cols[0], col_line)
-        anchor_area = np.take(rows[1], row_line) * np.take(cols[1], col_line)
+        row_overlap, row_extent, row, row_count = _line_overlaps(
+            low[:, 0], high[:, 0], half[:, 0], first[:, 0], count[:, 0], stride_y,
+            anchors.image_shape[0], min_iou)
+        col_overlap, col_extent, col, col_count = _line_overlaps(
+            low[:, 1], high[:, 1], half[:, 1], first[:, 1], count[:, 1], stride_x,
+            anchors.image_shape[1], min_iou)
+        # Pairs in raster order of each unit's rows x columns: one "run" of pairs per kept
+        # row (the row lines are already unit by unit). Per-row values are spread to their
+        # pairs with np.repeat (rows are few, pairs many).
+        run_unit = np.repeat(np.arange(len(half), dtype=np.int32), row_count)   # (R,)
+        run_length = col_count[run_unit]
+        col_entry = _ranks(run_length)                                     # (P,) into columns
+        col_entry += np.repeat((np.cumsum(col_count) - col_count)[run_unit], run_length)
+        run_anchor = (start + row * (grid_w * num_templates) + template[run_unit]).astype(np.int32)
+        anchor = np.repeat(run_anchor, run_length)
+        anchor += np.take(col, col_entry).astype(np.int32) * num_templates
+        inter = np.repeat(row_overlap, run_length) * np.take(col_overlap, col_entry)
+        anchor_area = np.repeat(row_extent, run_length) * np.take(col_extent, col_entry)
         box = np.repeat(run_unit // num_templates, run_length)
         pieces.append((box, anchor, _ratio(inter, np.take(areas, box), anchor_area)))
     return tuple(np.concatenate(column) for column in zip(*pieces))

@@ -26,7 +26,7 @@ from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
 from .matching import MATCH_RULES, dense_matches, pair_cells
 from .nms import nms
-from .targets import encode_targets, map_key, maps_to_vectors, match_batch, vectors_to_maps
+from .targets import encode_targets, map_key, maps_to_vectors, match_batch
 
 __all__ = ["BoundingBox"]
 
@@ -167,13 +167,9 @@ class BoundingBox:
         elif len(classes) and classes.max() > num_classes:
             raise ValueError(f"msk holds label {classes.max()}, which exceeds classes={num_classes}; "
                              f"labels must be 0 (background) or 1..{num_classes}")
-        vectors = encode_targets(boxes, classes, slice_index, num_slices, self.anchor_set,
-                                 num_classes, self.params["iou_upper"],
-                                 self.params["iou_lower"], self.params["match_rule"])
-        maps = {}
-        for kind, mask in (("cls", False), ("reg", False), ("cls", True), ("reg", True)):
-            maps.update(vectors_to_maps(vectors[kind + ("-msk" if mask else "")],
-                                        self.anchor_set, self.params["c"], kind, mask))
+        maps = encode_targets(boxes, classes, slice_index, num_slices, self.anchor_set,
+                              num_classes, self.params["iou_upper"], self.params["iou_lower"],
+                              self.params["match_rule"], levels=self.params["c"])
         # seed key order: per level cls, reg, cls-msk, reg-msk
         return {key: maps[key].reshape(*lead, *maps[key].shape[1:])
                 for level in self.params["c"]

@@ -98,3 +98,65 @@ def test_anchor_overlaps_of_inverted_and_outside_boxes_are_empty():
     boxes = [[30, 10, 10, 40], [10, 30, 40, 10], [60, 60, 2, 2], [100, 100, 120, 130]]
     _, _, pair_iou = anchor_overlaps(boxes, bb.anchor_set)
     assert np.all(pair_iou == 0)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(raw=st.lists(st.tuples(st.integers(0, 2), st.floats(-20, 250), st.floats(-20, 250),
+                              st.floats(1, 110), st.floats(1, 110)), min_size=1, max_size=8),
+       rule=st.sampled_from(["seed", "torchvision", "threshold"]),
+       lower=st.sampled_from([0.0, 0.2, 0.4]))
+def test_skipping_low_iou_pairs_never_changes_the_matches(raw, rule, lower):
+    """match_batch skips pairs below iou_lower (anchor_overlaps(min_iou=...)); every rule
+    must match exactly as with the full pair list, small boxes and shared anchors included."""
+    from boxloc.matching import dense_matches, match_anchors, pair_cells
+    from boxloc.targets import match_batch
+    bb = BoundingBox((240, 240), c=[3, 4], anchor_shapes=[32, 64], iou_lower=lower)
+    raw = sorted(raw)
+    slice_index = np.array([s for s, *_ in raw])
+    boxes = np.array([[y, x, y + h, x + w] for _, y, x, h, w in raw])
+    anchors, n = bb.anchor_set, len(bb.anchors)
+
+    def dense(pair_box, pair_anchor, matches):
+        band = pair_cells(pair_box, pair_anchor, slice_index, n)[matches.band]
+        return dense_matches(matches, band, 3, n)
+
+    pruned_box, pruned_anchor, _ = anchor_overlaps(boxes, anchors, min_iou=lower)
+    full = anchor_overlaps(boxes, anchors)
+    assert len(pruned_box) <= len(full[0])
+    expected = dense(full[0], full[1], match_anchors(*full, slice_index, 3, n, 0.5, lower, rule))
+    got = dense(*match_batch(boxes, slice_index, 3, anchors, 0.5, lower, rule))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_min_iou_lists_every_pair_at_or_above_it():
+    bb = BoundingBox((240, 240), c=[3, 4], anchor_shapes=[32, 64])
+    boxes = np.array([[40, 50, 90, 120], [100, 100, 108, 140], [0, 0, 239, 239]], float)
+    full_box, full_anchor, full_iou = anchor_overlaps(boxes, bb.anchor_set)
+    box, anchor, iou = anchor_overlaps(boxes, bb.anchor_set, min_iou=0.3)
+    listed = set(zip(box.tolist(), anchor.tolist()))
+    needed = {(b, a) for b, a, v in zip(full_box.tolist(), full_anchor.tolist(), full_iou)
+              if v >= 0.3}
+    assert needed <= listed and len(listed) < len(full_box) / 2
+    np.testing.assert_array_equal(iou, iou_matrix(boxes, bb.anchors)[box, anchor])
+
+
+def test_forced_match_sees_pairs_below_iou_lower_of_other_boxes():
+    """torchvision rule, iou_lower 0.4: the only best anchor of a 20 x 6 box (IoU 0.137)
+    also overlaps a second box with IoU 0.186, a pair below iou_lower (found by a search).
+    The anchor is forced positive and goes to its highest-IoU box, the second one, so that
+    pair must be seen although pairs below iou_lower are skipped."""
+    from boxloc.matching import dense_matches, pair_cells
+    from boxloc.targets import match_batch
+    bb = BoundingBox((240, 240), c=[3, 4], anchor_shapes=[32, 64], iou_upper=0.5,
+                     iou_lower=0.4)
+    boxes = np.array([[117, 32, 137, 38], [95, 11, 160, 22]], float)
+    ious = iou_matrix(boxes, bb.anchors)
+    anchor = int(ious[0].argmax())
+    assert np.sum(ious[0] == ious[0, anchor]) == 1
+    assert 0.13 < ious[0, anchor] < 0.14 and 0.18 < ious[1, anchor] < 0.19
+    assert anchor not in anchor_overlaps(boxes[1:], bb.anchor_set, min_iou=0.4)[1]
+    slice_index = np.zeros(2, np.int64)
+    pair_box, pair_anchor, matches = match_batch(boxes, slice_index, 1, bb.anchor_set, 0.5,
+                                                 0.4, "torchvision")
+    band = pair_cells(pair_box, pair_anchor, slice_index, len(bb.anchors))[matches.band]
+    assert dense_matches(matches, band, 1, len(bb.anchors))[0, anchor] == 1
