@@ -22,7 +22,8 @@ What it does, in one process (TensorFlow uses every core it is given):
 5. evaluates the held-out ``test`` split volume by volume: forward pass on the whole
    (1, Z, 240, 240, 4) volume, decoding + NMS with ``BoundingBox.convert_box_to_anc``, then
    ``boxloc.evaluation``: the seed's per-volume IoU protocol and ``detection_report``, plus the
-   sensitivity on lesion cross-sections of >= 100 pixels. The validation split gets the same
+   sensitivity on lesion blobs of >= 100 pixels (ground truth = the training
+   targets' boxes, each tagged with its 3D lesion). The validation split gets the same
    metrics at a few other decode settings (for choosing them; the test split never is);
 6. prints a markdown table: each figure, its value, how it was measured, and the 1-minute load
    average of the machine when it was measured (other jobs share the cores).
@@ -47,7 +48,6 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np                                     # noqa: E402
-from scipy import ndimage                              # noqa: E402
 
 try:
     import boxloc                                      # noqa: F401
@@ -58,7 +58,7 @@ from boxloc import evaluation                          # noqa: E402
 from boxloc.coverage import anchor_coverage            # noqa: E402
 from boxloc.datasets import prepare                    # noqa: E402
 
-MIN_PIXELS = 100                  # "lesions of >= 100 px" (cross-section area in pixels)
+MIN_PIXELS = 100                  # "lesions of >= 100 px" (blob area in the slice, pixels)
 GOALS = {"median_iou": 0.6, "ap50": 0.7, "sens_big": 0.9}
 VALID_SWEEP = [(0.5, 0.3), (0.5, 0.5), (0.3, 0.3), (0.7, 0.3)]   # (score, NMS) on valid only
 
@@ -147,23 +147,12 @@ def budget_callback(budget_s, base_lr, warmup_fraction, final_fraction):
 
 
 # --- evaluation ------------------------------------------------------------------------------
-def cross_section_pixels(mask):
-    """Pixel count of every ground-truth box of ``evaluation.volume_lesions(mask)``, same
-    order: per slice, one entry per 3D lesion present (ids ascending)."""
-    labels, _ = ndimage.label(np.asarray(mask) > 0)
-    out = []
-    for slice_labels in labels:
-        ids = np.unique(slice_labels[slice_labels > 0])
-        counts = np.bincount(slice_labels.ravel(), minlength=int(ids.max(initial=0)) + 1)
-        out.append(counts[ids].astype(np.int64))
-    return out
-
-
-def big_truths(truths, pixels, min_pixels):
-    """Ground truth restricted to cross-sections of >= ``min_pixels`` pixels (slice level) and
-    to lesions whose largest cross-section has >= ``min_pixels`` (lesion level)."""
+def big_truths(truths, min_pixels):
+    """Ground truth restricted to boxes of blobs of >= ``min_pixels`` pixels (slice level) and
+    to lesions whose largest blob has >= ``min_pixels`` (lesion level)."""
     sliced, lesioned = [], []
-    for truth, pix in zip(truths, pixels):
+    for truth in truths:
+        pix = truth["pixels"]
         largest = {}
         for ids, n in zip(truth["lesions"], pix):
             for i, k in zip(ids, n):
@@ -172,8 +161,8 @@ def big_truths(truths, pixels, min_pixels):
         keep_lesion = [np.array([largest[int(i)] >= min_pixels for i in ids], bool)
                        for ids in truth["lesions"]]
         for keep, target in ((keep_slice, sliced), (keep_lesion, lesioned)):
-            target.append({"boxes": [b[k] for b, k in zip(truth["boxes"], keep)],
-                           "lesions": [np.asarray(i)[k] for i, k in zip(truth["lesions"], keep)]})
+            target.append({key: [np.asarray(v)[k] for v, k in zip(truth[key], keep)]
+                           for key in ("boxes", "lesions", "pixels")})
     return sliced, lesioned
 
 
@@ -190,11 +179,11 @@ def as_detections(decoded):
 def evaluate_split(model, bb, client, split, decode, nms_values, timing=False):
     """Predict every volume of ``split``; decode at ``curve_threshold`` for each NMS value.
 
-    Returns ``(detections per NMS value, truths, pixels, timings)``; timings (when asked) are
+    Returns ``(detections per NMS value, truths, timings)``; timings (when asked) are
     per-volume seconds of the forward pass and of decoding + NMS at the operating point.
     """
     detections = {nms: [] for nms in nms_values}
-    truths, pixels, timings = [], [], {"forward": [], "decode": [], "decode_curve": [],
+    truths, timings = [], {"forward": [], "decode": [], "decode_curve": [],
                                         "slices": []}
     for xs, ys in client.generator_test(split, expand=True):
         volume = {"dat": xs["dat"].astype(np.float32)}
@@ -217,12 +206,12 @@ def evaluate_split(model, bb, client, split, decode, nms_values, timing=False):
             if timing and nms == decode["iou_nms"]:
                 timings["decode_curve"].append(time.perf_counter() - start)
             detections[nms].append(as_detections(decoded))
-        truths.append(evaluation.volume_lesions(ys["tumor"]))
-        pixels.append(cross_section_pixels(ys["tumor"][0, ..., 0]))
-    return detections, truths, pixels, timings
+        truths.append(evaluation.volume_lesions(ys["tumor"], bb.params["min_size_blob"],
+                                                bb.params["box_padding"]))
+    return detections, truths, timings
 
 
-def metrics(detections, truths, pixels, score_threshold):
+def metrics(detections, truths, score_threshold):
     """Seed protocol, detection report and the >= 100 px sensitivities in one dict."""
     seed = evaluation.seed_protocol(detections, truths, score_threshold)
     result = {"median_iou": float(seed["iou_median"].median()),
@@ -230,7 +219,7 @@ def metrics(detections, truths, pixels, score_threshold):
               "p75_iou": float(seed["iou_p-75th"].median())}
     result.update(evaluation.detection_report(detections, truths,
                                               score_threshold=score_threshold))
-    sliced, lesioned = big_truths(truths, pixels, MIN_PIXELS)
+    sliced, lesioned = big_truths(truths, MIN_PIXELS)
     for t in (0.1, 0.3, 0.5):
         result[f"big_sens@{t}"] = evaluation.sensitivity_ppv(detections, sliced, t,
                                                              score_threshold, "slice")[0]
@@ -351,10 +340,10 @@ def main(argv=None):
     # 5. validation (decode choices) and test (reported) evaluation
     sweep_settings = VALID_SWEEP[:1] if args.quick else VALID_SWEEP
     valid_nms = sorted({n for _, n in sweep_settings})
-    vdet, vtruth, vpix, _ = evaluate_split(model, bb, client, "valid", decode, valid_nms)
+    vdet, vtruth, _ = evaluate_split(model, bb, client, "valid", decode, valid_nms)
     sweep = []
     for score, nms in sweep_settings:
-        m = metrics(vdet[nms], vtruth, vpix, score)
+        m = metrics(vdet[nms], vtruth, score)
         sweep.append(f"score {score}/NMS {nms}: IoU {m['median_iou']:.2f}, "
                      f"AP@0.5 {m['AP_slice@0.5']:.2f}, PPV@0.5 {m['ppv@0.5']:.2f}, "
                      f"sens>=100px@0.5 {m['big_sens@0.5']:.2f}")
@@ -362,9 +351,9 @@ def main(argv=None):
         f"{len(vtruth)} valid volumes; same metrics as below")
 
     test_nms = decode["iou_nms"]
-    tdet, ttruth, tpix, timings = evaluate_split(model, bb, client, "test", decode, [test_nms],
+    tdet, ttruth, timings = evaluate_split(model, bb, client, "test", decode, [test_nms],
                                                  timing=True)
-    m = metrics(tdet[test_nms], ttruth, tpix, decode["score_threshold"])
+    m = metrics(tdet[test_nms], ttruth, decode["score_threshold"])
     how_decode = (f"score >= {decode['score_threshold']}, class-agnostic NMS IoU {test_nms}; "
                   f"{len(ttruth)} test volumes, {m['num_truths']} GT boxes, "
                   f"{m['num_lesions']} 3D lesions")

@@ -17,9 +17,9 @@ def load_benchmark():
     return load_script("benchmarks/bench_training.py")
 
 
-def test_big_truths_keeps_large_cross_sections():
-    """A 3D lesion with a 12x12 and a 5x5 cross-section: the slice-level subset keeps the
-    12x12 box only, the lesion-level subset keeps both (its largest section has 144 px)."""
+def test_big_truths_keeps_large_blobs():
+    """A 3D lesion with a 12x12 and a 5x5 blob: the slice-level subset keeps the 12x12 box
+    only, the lesion-level subset keeps both (its largest blob has 144 px)."""
     bench = load_benchmark()
     from boxloc.evaluation import volume_lesions
     mask = np.zeros((2, 40, 40), np.uint8)
@@ -27,9 +27,8 @@ def test_big_truths_keeps_large_cross_sections():
     mask[1, 5:10, 5:10] = 1
     mask[1, 30:35, 30:35] = 2                    # a separate small lesion
     truths = [volume_lesions(mask)]
-    pixels = [bench.cross_section_pixels(mask)]
-    assert [p.tolist() for p in pixels[0]] == [[144], [25, 25]]
-    sliced, lesioned = bench.big_truths(truths, pixels, 100)
+    assert [p.tolist() for p in truths[0]["pixels"]] == [[144], [25, 25]]
+    sliced, lesioned = bench.big_truths(truths, 100)
     assert [len(b) for b in sliced[0]["boxes"]] == [1, 0]
     assert [len(b) for b in lesioned[0]["boxes"]] == [1, 1]
 

@@ -5,14 +5,15 @@ already decoded detections. Per volume the data are lists with one entry per sli
 
 * detections: ``boxes`` float (N, 4) ``[y1, x1, y2, x2]`` and ``scores`` float (N,);
 * ground truth: ``boxes`` float (M, 4) and ``lesions`` int (M,), the 3D lesion each 2D box
-  is a cross-section of (``volume_lesions`` derives both from a label mask).
+  belongs to (``volume_lesions`` derives both from a label mask, with the same boxes the
+  training targets are made of, so training and evaluation share one ground truth).
 
 The seed protocol (per volume: median and 25th/75th percentiles of each prediction's best IoU
 with the ground truth) never counts a missed lesion. Hence the detection metrics:
 
 * matching at IoU t: greedy by descending score; a prediction is a true positive when its IoU
-  with a not yet matched box of its slice is >= t (slice level), or with a cross-section of a
-  not yet detected lesion of its volume (lesion level; a further hit on a detected lesion is
+  with a not yet matched box of its slice is >= t (slice level), or with a box of a not yet
+  detected lesion of its volume (lesion level; a further hit on a detected lesion is
   ignored, neither TP nor FP, as in LUNA16's FROC);
 * sensitivity = matched / ground-truth count, PPV = TP / predictions, at a score threshold;
 * average precision: area under the precision-recall curve with precision made monotone
@@ -25,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from .boxes import iou_matrix
+from .masks import mask_lesions
 
 __all__ = ["volume_lesions", "collect_detections", "seed_iou_summary", "seed_protocol",
            "match_detections", "sensitivity_ppv", "precision_recall", "average_precision",
@@ -34,25 +36,28 @@ FROC_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 # --- ground truth and predictions ----------------------------------------------------------
-def volume_lesions(mask):
-    """3D lesions of a label mask (Z, H, W) (or (1, Z, H, W, 1)) -> ``{'boxes', 'lesions'}``.
+def volume_lesions(mask, min_size_blob=0.1, box_padding=0):
+    """Ground truth of a label mask (Z, H, W) (or (1, Z, H, W, 1)) -> per-slice lists
+    ``{'boxes', 'lesions', 'pixels'}``.
 
-    Lesions are 3D connected components (face connectivity) of ``mask > 0``; each slice gets the
-    box of every lesion's cross-section, with the lesion's id (1, 2, ...).
+    The boxes are exactly the training targets' boxes: ``BoundingBox`` boxes of the slice
+    (4-connected blobs, ``min_size_blob`` and ``box_padding`` as the ``BoundingBox`` uses
+    them; ``collect_detections`` passes its ``bb.params``). Each box carries the id (1, 2, ...)
+    of the 3D lesion it belongs to, a 3D connected component (face connectivity) of
+    ``mask > 0``, and its blob's pixel count. A lesion whose cross-section is split into
+    several blobs in one slice has one box per blob there.
     """
     mask = np.asarray(mask)
     mask = mask.reshape(mask.shape[-4:-1]) if mask.ndim == 5 else \
         (mask[..., 0] if mask.ndim == 4 else mask)
-    labels, _ = ndimage.label(mask > 0)
-    boxes, lesions = [], []
-    for slice_labels in labels:
-        ids = np.unique(slice_labels[slice_labels > 0])
-        found = ndimage.find_objects(slice_labels)
-        boxes.append(np.array([[found[i - 1][0].start, found[i - 1][1].start,
-                                found[i - 1][0].stop, found[i - 1][1].stop] for i in ids],
-                              dtype=np.float64).reshape(-1, 4))
-        lesions.append(ids.astype(np.int64))
-    return {"boxes": boxes, "lesions": lesions}
+    lesion_ids, _ = ndimage.label(mask > 0)                               # (Z, H, W) 3D ids
+    blobs = mask_lesions(mask, min_size_blob, box_padding)
+    first = blobs["first_pixel"]
+    ids = lesion_ids[blobs["slice_index"], first[:, 0], first[:, 1]].astype(np.int64)
+    bounds = np.searchsorted(blobs["slice_index"], np.arange(len(mask) + 1))
+    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    return {"boxes": [blobs["boxes"][p] for p in parts], "lesions": [ids[p] for p in parts],
+            "pixels": [blobs["pixels"][p] for p in parts]}
 
 
 def collect_detections(predict, volumes, bb, msk="lbl", input_name="dat", cls_threshold=0.05,
@@ -76,7 +81,8 @@ def collect_detections(predict, volumes, bb, msk="lbl", input_name="dat", cls_th
         detections.append({"boxes": [np.asarray(b, np.float64) for b in boxes],
                            "scores": [np.asarray(s, np.float64).reshape(len(b), -1).max(axis=1)
                                       if len(b) else np.zeros(0) for b, s in zip(boxes, scores)]})
-        truths.append(volume_lesions(ys[msk]))
+        truths.append(volume_lesions(ys[msk], bb.params["min_size_blob"],
+                                     bb.params["box_padding"]))
     return detections, truths
 
 

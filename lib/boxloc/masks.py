@@ -10,7 +10,7 @@ order.
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["check_label_masks", "masks_to_boxes", "draw_boxes"]
+__all__ = ["check_label_masks", "masks_to_boxes", "mask_lesions", "draw_boxes"]
 
 _CROSS = ndimage.generate_binary_structure(2, 1)   # 4-connectivity
 
@@ -47,9 +47,19 @@ def masks_to_boxes(masks, min_size_blob=0.1, box_padding=0):
         slice_index: int64 (M,) slice of each lesion, non-decreasing; within a slice the
             lesions are in raster order of their first pixel.
     """
+    lesions = mask_lesions(masks, min_size_blob, box_padding)
+    return lesions["boxes"], lesions["classes"], lesions["slice_index"]
+
+
+def mask_lesions(masks, min_size_blob=0.1, box_padding=0):
+    """``masks_to_boxes`` with more about each kept lesion, as a dict of (M,...) arrays:
+    ``boxes``, ``classes``, ``slice_index`` as there, ``pixels`` int64 (M,) its pixel count
+    and ``first_pixel`` int64 (M, 2) ``(row, col)`` of its first pixel in raster order."""
     masks = np.asarray(masks)
     num_slices, height, width = masks.shape
-    empty = np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    none = np.zeros(0, np.int64)
+    empty = {"boxes": np.zeros((0, 4)), "classes": none, "slice_index": none, "pixels": none,
+             "first_pixel": np.zeros((0, 2), np.int64)}
     if masks.size == 0:
         return empty
 
@@ -90,13 +100,15 @@ def masks_to_boxes(masks, min_size_blob=0.1, box_padding=0):
 
     # Class = label of the lesion's first pixel in raster order.
     first_col = np.argmax(labels[first_row] == np.arange(1, count + 1)[:, None], axis=1) + col_offset
-    classes = masks[slice_index, image_row_of_row[first_row], first_col].astype(np.int64)
+    first_pixel = np.stack([image_row_of_row[first_row], first_col], axis=1)   # (M, 2)
+    classes = masks[slice_index, first_pixel[:, 0], first_pixel[:, 1]].astype(np.int64)
 
     boxes = np.stack([image_row_of_row[first_row] - box_padding, cols[:, 0] - box_padding,
                       image_row_of_row[last_row] + 1 + box_padding, cols[:, 1] + box_padding],
                      axis=1)
     boxes = np.clip(boxes, 0, [height, width, height, width]).astype(np.float64)
-    return boxes[keep], classes[keep], slice_index[keep]
+    return {"boxes": boxes[keep], "classes": classes[keep], "slice_index": slice_index[keep],
+            "pixels": sizes[keep].astype(np.int64), "first_pixel": first_pixel[keep]}
 
 
 def draw_boxes(boxes, image_shape, values=None, fill=False):

@@ -88,7 +88,28 @@ def test_volume_lesions():
     lesions = volume_lesions(mask[None, ..., None])
     assert [ids.tolist() for ids in lesions["lesions"]] == [[1], [1, 2], []]
     assert lesions["boxes"][1].tolist() == [[2, 3, 6, 8], [10, 10, 12, 15]]
+    assert [p.tolist() for p in lesions["pixels"]] == [[20], [20, 10], []]
     assert lesions["boxes"][2].shape == (0, 4)
+
+
+def test_volume_lesions_are_the_training_boxes_tagged_with_their_3d_lesion():
+    """A U-shaped lesion: one 3D lesion, but two blobs in slice 1 (joined through slice 0),
+    so two boxes there, both of lesion 1, exactly as BoundingBox makes targets; a speck under
+    min_size_blob of its slice's largest blob is dropped by both."""
+    mask = np.zeros((2, 30, 30), np.uint8)
+    mask[0, 2:6, 2:20] = 1                       # the bridge
+    mask[1, 2:12, 2:6] = 1                       # left arm
+    mask[1, 2:12, 16:20] = 1                     # right arm
+    mask[1, 25, 25] = 1                          # speck: 1 px < 0.1 * 40 px
+    truth = volume_lesions(mask)
+    assert truth["lesions"][1].tolist() == [1, 1]
+    assert truth["boxes"][1].tolist() == [[2, 2, 12, 6], [2, 16, 12, 20]]
+    bb = BoundingBox((30, 30), c=[1], anchor_shapes=[8], iou_upper=0.5, iou_lower=0.2)
+    assert np.array_equal(bb.find_boxes(mask)[0], np.concatenate(truth["boxes"]))
+    kept_all = volume_lesions(mask, min_size_blob=0)
+    assert kept_all["lesions"][1].tolist() == [1, 1, 2]
+    padded = volume_lesions(mask, box_padding=1)
+    assert padded["boxes"][0].tolist() == [[1, 1, 7, 21]]
 
 
 def test_collect_detections_with_perfect_predictions():

@@ -10,7 +10,7 @@ noise) with three compartments, as BraTS annotates gliomas:
   CSF.
 
 Memberships are soft (partial volume at the edges, used for intensities); labels are the 0.5
-level sets. Positions are in voxels of the reduced grid with spacing ``SPACING`` mm.
+level sets, restricted to the connected region around each lesion (no detached specks). Positions are in voxels of the reduced grid with spacing ``SPACING`` mm.
 """
 
 import numpy as np
@@ -142,4 +142,14 @@ def render_lesions(rng, lesions, wm, csf, brain):
     labels[(weights["oedema"] + tumour > 0.5) & (brain > 0.5)] = 2
     labels[(tumour > 0.5) & (brain > 0.5)] = 1
     labels[(weights["enhancing"] > 0.5 * tumour) & (tumour > 0.5) & (brain > 0.5)] = 3
+
+    # An annotator outlines each lesion as one region: oedema islands that the level sets cut
+    # off (by CSF, the brain edge or the fringe's noise) become healthy tissue, in the labels
+    # and in the image, so every 3D lesion of the labels is one connected region.
+    regions, _ = ndimage.label(labels > 0)
+    lesion_regions = {int(regions[tuple(lesion.centre)]) for lesion in lesions} - {0}
+    islands = (regions > 0) & ~np.isin(regions, sorted(lesion_regions))
+    labels[islands] = 0
+    for value in weights.values():
+        value[islands] = 0
     return weights, labels

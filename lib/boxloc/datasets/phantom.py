@@ -33,7 +33,7 @@ from .store import cache_root, finish_store, progress, read_meta, split_volumes,
 
 __all__ = ["CONTRASTS", "VERSION", "synthesise_volume", "build_phantom"]
 
-VERSION = 2           # bump when the synthesis changes: cached stores are then rebuilt
+VERSION = 3           # bump when the synthesis changes: cached stores are then rebuilt
 
 # Relative intensities per contrast (white matter of T1 ~ 1), from typical appearances:
 # T1: WM > GM > CSF, tumour hypointense; T1ce: enhancing rim bright; T2: CSF and oedema bright;
