@@ -299,6 +299,7 @@ def main(argv=None):
     compile_retinanet(model, optimizer=keras.optimizers.Adam(opt["learning_rate"],
                                                              clipnorm=opt.get("clipnorm")),
                       focal=config["loss"]["focal"], smooth_l1=config["loss"]["smooth_l1"],
+                      box_weight=config["loss"].get("box_weight", 1.0),
                       jit_compile=accel["jit_compile"],
                       run_eagerly=args.quick)     # quick: no graph tracing (~30 s on a busy CPU)
     batches = bb.generator(stratified_batches(images, labels, config["batch_size"],

@@ -89,14 +89,23 @@ def detection_metrics(model, threshold=0.5):
 
 
 def compile_retinanet(model, optimizer=None, learning_rate=None, focal=None, smooth_l1=None,
-                      metric_threshold=None, jit_compile=False, **kwargs):
-    """Compile with the course losses (summed over outputs with weight 1, as the seed), Adam
-    and masked sensitivity/PPV. ``focal`` / ``smooth_l1`` update the course arguments,
-    e.g. ``focal={'variant': 'retinanet'}``. Extra ``kwargs`` go to ``model.compile``."""
+                      metric_threshold=None, jit_compile=False, box_weight=1.0, **kwargs):
+    """Compile with the course losses, Adam and masked sensitivity/PPV.
+
+    The loss is the sum over outputs of each ``cls-c{c}`` focal loss plus ``box_weight``
+    times each ``reg-c{c}`` smooth-L1 loss (1, as the seed). With ``smooth_l1={'delta': b}``
+    and ``box_weight=1/b`` the box term is torchvision's smooth-L1 with beta ``b``.
+    ``focal`` / ``smooth_l1`` update the course arguments, e.g. ``focal={'variant':
+    'retinanet'}``. Extra ``kwargs`` go to ``model.compile``.
+    """
     if optimizer is None:
         optimizer = keras.optimizers.Adam(learning_rate or COURSE_CONFIG["learning_rate"])
+    if not box_weight > 0:
+        raise ValueError(f"box_weight must be > 0, got {box_weight}")
     threshold = COURSE_CONFIG["metric_threshold"] if metric_threshold is None else metric_threshold
-    model.compile(optimizer=optimizer, loss=detection_losses(model, focal, smooth_l1),
+    losses = detection_losses(model, focal, smooth_l1)
+    weights = {key: float(box_weight) if key.startswith("reg-") else 1.0 for key in losses}
+    model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
                   weighted_metrics=detection_metrics(model, threshold),
                   jit_compile=jit_compile, **kwargs)
     return model

@@ -58,6 +58,23 @@ def test_compiled_loss_is_sum_of_masked_references(trained):
     assert result["loss"] == pytest.approx(expected, rel=1e-4)
 
 
+def test_box_weight_scales_the_box_terms(trained):
+    """box_weight=w: loss = sum of focal terms + w * sum of smooth-L1 terms."""
+    bb, model, _, _ = trained
+    xs, ys, sw = next(bb.generator(toy_batches((64, 64), 4, lesions=(1, 2), seed=8)))
+    predicted = model.predict(xs, verbose=0)
+    parts = {key: float((FocalLoss() if key.startswith("cls") else SmoothL1Loss(delta=0.1))(
+        ys[key], predicted[key], sample_weight=sw[key])) for key in predicted}
+    weighted = tiny_model(bb)
+    weighted.set_weights(model.get_weights())
+    compile_retinanet(weighted, smooth_l1={"delta": 0.1}, box_weight=10.0)
+    result = weighted.evaluate(xs, ys, sample_weight=sw, verbose=0, return_dict=True)
+    expected = sum(v * (10.0 if key.startswith("reg") else 1.0) for key, v in parts.items())
+    assert result["loss"] == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="box_weight"):
+        compile_retinanet(weighted, box_weight=0)
+
+
 def test_tf_data_pipeline_trains():
     bb = BoundingBox(**BB)
     model = compile_retinanet(tiny_model(bb), learning_rate=1e-2)
