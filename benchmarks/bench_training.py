@@ -367,7 +367,7 @@ def main(argv=None):
             f"{m[f'sens@{t}']:.3f} / {m[f'ppv@{t}']:.3f}", "`detection_report`, " + how_decode)
         row(f"sensitivity / PPV @ IoU {t}, lesion level",
             f"{m[f'lesion_sens@{t}']:.3f} / {m[f'lesion_ppv@{t}']:.3f}",
-            "3D lesion found by any cross-section; " + how_decode)
+            "3D lesion found by any of its boxes; " + how_decode)
     for t in (0.1, 0.5):
         row(f"AP @ IoU {t}, slice / lesion level",
             f"{m[f'AP_slice@{t}']:.3f} / {m[f'AP_lesion@{t}']:.3f}",
@@ -379,8 +379,8 @@ def main(argv=None):
     for t in (0.1, 0.3, 0.5):
         row(f"sensitivity on lesions >= {MIN_PIXELS} px @ IoU {t} (slice / lesion level)",
             f"{m[f'big_sens@{t}']:.3f} / {m[f'big_lesion_sens@{t}']:.3f}",
-            f"{m['num_big']} cross-sections of >= {MIN_PIXELS} px; lesion level: lesions whose "
-            f"largest cross-section has >= {MIN_PIXELS} px")
+            f"{m['num_big']} ground-truth blobs of >= {MIN_PIXELS} px; lesion level: lesions whose "
+            f"largest blob has >= {MIN_PIXELS} px")
     row("reported boxes per GT box", f"{m['boxes_per_truth']:.2f}",
         f"boxes with score >= {decode['score_threshold']} after NMS / GT boxes (duplicates)")
 
