@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._arrays import ranks
 from .boxes import _ratio, box_area, centres_to_corners, clip_boxes
 
 __all__ = ["CENTRE_OFFSET", "Anchors", "grid_shapes", "anchor_templates", "level_anchors",
@@ -105,13 +106,6 @@ def make_anchors(image_shape, levels, anchor_shapes, anchor_scales, anchor_ratio
                    num_per_location=num_per_location)
 
 
-def _ranks(counts):
-    """``[0, 1, ..., counts[0] - 1, 0, 1, ..., counts[1] - 1, ...]`` as int32."""
-    ranks = np.arange(int(np.sum(counts)), dtype=np.int32)
-    ranks -= np.repeat((np.cumsum(counts) - counts).astype(np.int32), counts)
-    return ranks
-
-
 def _line_overlaps(low, high, half, first, count, stride, limit, min_iou):
     """Along one axis, for each unit u (a box with one template) and each of its ``count[u]``
     grid lines from ``first[u]``: the anchor's clipped extent and its overlap with the box.
@@ -125,7 +119,7 @@ def _line_overlaps(low, high, half, first, count, stride, limit, min_iou):
     line, unit by unit, and the int (U,) number of lines kept per unit.
     """
     unit = np.repeat(np.arange(len(count)), count)                         # (L,)
-    line = first[unit] + _ranks(count)
+    line = first[unit] + ranks(count)
     centre = (line + CENTRE_OFFSET) * stride           # same arithmetic as level_anchors
     anchor_low = np.clip(centre - half[unit], 0, limit)  # ... and as clipped corners
     anchor_high = np.clip(centre + half[unit], 0, limit)
@@ -188,7 +182,7 @@ def anchor_overlaps(boxes, anchors, min_iou=0.0):
         # pairs with np.repeat (rows are few, pairs many).
         run_unit = np.repeat(np.arange(len(half), dtype=np.int32), row_count)   # (R,)
         run_length = col_count[run_unit]
-        col_entry = _ranks(run_length)                                     # (P,) into columns
+        col_entry = ranks(run_length)                                     # (P,) into columns
         col_entry += np.repeat((np.cumsum(col_count) - col_count)[run_unit], run_length)
         run_anchor = (start + row * (grid_w * num_templates) + template[run_unit]).astype(np.int32)
         anchor = np.repeat(run_anchor, run_length)

@@ -203,7 +203,7 @@ class BoundingBox:
     def convert_msk_to_box(self, msk):
         """Label mask -> box dict (``cls-c{c}``, ``reg-c{c}``, ``cls-c{c}-msk``, ``reg-c{c}-msk``).
 
-        One connected-component labelling and one IoU matrix for the whole batch.
+        One connected-components call and one sparse list of IoU pairs for the whole batch.
         """
         _, lead = self._as_slices(msk, "msk")
         boxes, classes, slice_index = self.find_boxes(msk)

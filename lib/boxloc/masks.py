@@ -8,11 +8,12 @@ order.
 """
 
 import numpy as np
-from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ._arrays import ranks
 
 __all__ = ["check_label_masks", "masks_to_boxes", "mask_lesions", "draw_boxes"]
-
-_CROSS = ndimage.generate_binary_structure(2, 1)   # 4-connectivity
 
 
 def check_label_masks(masks, name="msk"):
@@ -63,52 +64,74 @@ def mask_lesions(masks, min_size_blob=0.1, box_padding=0):
     if masks.size == 0:
         return empty
 
-    # Lesions cover a few percent of a slice, so label only the rows that hold foreground,
-    # packed into one 2-D image (one ndimage.label call for the whole batch). A zero row
-    # separates runs of rows that are not neighbours in the same slice, so packing never
-    # joins two lesions.
-    row_slice, row_index = np.nonzero(masks.any(axis=2))                    # (R,) each
+    # Lesions cover a few percent of a slice, so only rows holding foreground are looked at.
+    row_slice, row_index = np.nonzero(_foreground_rows(masks))              # (R,) each
     if len(row_slice) == 0:
         return empty
-    new_run = np.r_[True, (row_slice[1:] != row_slice[:-1])
-                    | (row_index[1:] != row_index[:-1] + 1)]
-    packed_row = np.arange(len(row_slice)) + np.cumsum(new_run)             # (R,) separators skipped
-    packed = np.zeros((packed_row[-1] + 1, width), dtype=bool)              # (P, W)
-    packed[packed_row] = masks[row_slice, row_index] > 0
-    used_cols = np.flatnonzero(packed.any(axis=0))
-    col_offset = used_cols[0]                                               # crop empty columns too
-    packed = packed[:, col_offset:used_cols[-1] + 1]
-    labels, count = ndimage.label(packed, structure=_CROSS)                 # (P, W')
-    if count == 0:
-        return empty
-    slice_of_row = np.zeros(len(packed), np.int64)
-    image_row_of_row = np.zeros(len(packed), np.int64)
-    slice_of_row[packed_row], image_row_of_row[packed_row] = row_slice, row_index
+    # Runs: maximal horizontal segments [start, stop) of foreground in a row. With a background
+    # column padded on each side, every change along the flattened rows is a run's start or
+    # stop, alternating.
+    rows = np.zeros((len(row_slice), width + 2), dtype=bool)
+    rows[:, 1:-1] = masks[row_slice, row_index] > 0
+    flat = rows.ravel()
+    edge_row, edge_col = np.divmod(np.flatnonzero(flat[1:] != flat[:-1]) + 1, width + 2)
+    run_row, start, stop = edge_row[::2], edge_col[::2] - 1, edge_col[1::2] - 1   # (U,) each
 
-    extents = ndimage.find_objects(labels)                                  # (rows, cols) per lesion
-    first_row = np.array([rows.start for rows, _ in extents])               # (M,) packed rows
-    last_row = np.array([rows.stop - 1 for rows, _ in extents])
-    cols = np.array([[c.start, c.stop] for _, c in extents]) + col_offset   # (M, 2)
-    slice_index = slice_of_row[first_row]
-    sizes = np.bincount(labels[packed], minlength=count + 1)[1:]            # (M,) pixels
+    # Lesions = connected components of the graph "run u touches run v of the next image row
+    # of the same slice" (4-connectivity: they share a column). The runs of the next line that
+    # touch u form a contiguous range, found with two binary searches on (line, column) keys,
+    # which increase in raster order. One connected_components call for the whole batch.
+    line = (row_slice * (height + 1) + row_index)[run_row]                  # next row: line + 1
+    stride = width + 1
+    below = (line + 1) * stride
+    first = np.searchsorted(line * stride + stop, below + start, side="right")
+    count = np.maximum(np.searchsorted(line * stride + start, below + stop, side="left") - first,
+                       0)
+    touching = np.repeat(first, count) + ranks(count)                      # (E,) sorted by run
+    graph = csr_matrix((np.ones(len(touching), np.int8), touching, np.r_[0, np.cumsum(count)]),
+                       shape=(len(start), len(start)))
+    _, lesion_of_run = connected_components(graph, directed=False)         # (U,)
 
-    # Size filter relative to the largest lesion of each slice; lesions are numbered in
-    # raster order, so slice_index is sorted and reduceat groups by slice.
-    starts = np.flatnonzero(np.r_[True, slice_index[1:] != slice_index[:-1]])
-    largest = np.repeat(np.maximum.reduceat(sizes, starts), np.diff(np.r_[starts, count]))
-    keep = sizes >= min_size_blob * largest
+    # Per lesion: group its runs (a stable sort keeps raster order inside a lesion), number the
+    # lesions in raster order of their first pixel = of their first run.
+    order = np.argsort(lesion_of_run, kind="stable")
+    group = np.flatnonzero(np.r_[True, np.diff(lesion_of_run[order]) != 0])
+    raster = np.argsort(order[group])
+    first_run = order[group][raster]                                       # (M,)
 
+    def per_lesion(reduce, values):
+        return reduce.reduceat(values[order], group)[raster]
+
+    image_row = row_index[run_row]                                         # (U,)
+    sizes = per_lesion(np.add, stop - start)                               # (M,) pixels
+    slice_index = row_slice[run_row[first_run]]                            # (M,) non-decreasing
+    first_pixel = np.stack([image_row[first_run], start[first_run]], axis=1)
+    boxes = np.stack([per_lesion(np.minimum, image_row) - box_padding,
+                      per_lesion(np.minimum, start) - box_padding,
+                      per_lesion(np.maximum, image_row) + 1 + box_padding,
+                      per_lesion(np.maximum, stop) + box_padding], axis=1)
+    boxes = np.clip(boxes, 0, [height, width, height, width]).astype(np.float64)
     # Class = label of the lesion's first pixel in raster order.
-    first_col = np.argmax(labels[first_row] == np.arange(1, count + 1)[:, None], axis=1) + col_offset
-    first_pixel = np.stack([image_row_of_row[first_row], first_col], axis=1)   # (M, 2)
     classes = masks[slice_index, first_pixel[:, 0], first_pixel[:, 1]].astype(np.int64)
 
-    boxes = np.stack([image_row_of_row[first_row] - box_padding, cols[:, 0] - box_padding,
-                      image_row_of_row[last_row] + 1 + box_padding, cols[:, 1] + box_padding],
-                     axis=1)
-    boxes = np.clip(boxes, 0, [height, width, height, width]).astype(np.float64)
+    # Size filter relative to the largest lesion of each slice (slice_index is sorted, so
+    # reduceat groups by slice).
+    starts = np.flatnonzero(np.r_[True, slice_index[1:] != slice_index[:-1]])
+    largest = np.repeat(np.maximum.reduceat(sizes, starts), np.diff(np.r_[starts, len(sizes)]))
+    keep = sizes >= min_size_blob * largest
     return {"boxes": boxes[keep], "classes": classes[keep], "slice_index": slice_index[keep],
             "pixels": sizes[keep].astype(np.int64), "first_pixel": first_pixel[keep]}
+
+
+def _foreground_rows(masks):
+    """bool (S, H): which rows hold a non-zero label. OR-reduces each row's bytes, 8 at a time
+    where the row length allows (twice as fast as ``masks.any(axis=2)``); a row of -0.0 counts
+    as foreground here, which only costs a row with no runs."""
+    num_slices, height, _ = masks.shape
+    row_bytes = np.ascontiguousarray(masks).reshape(num_slices * height, -1).view(np.uint8)
+    if row_bytes.shape[1] % 8 == 0:
+        row_bytes = row_bytes.view(np.uint64)
+    return (np.bitwise_or.reduce(row_bytes, axis=1) != 0).reshape(num_slices, height)
 
 
 def draw_boxes(boxes, image_shape, values=None, fill=False):
