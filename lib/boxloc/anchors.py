@@ -107,8 +107,9 @@ def make_anchors(image_shape, levels, anchor_shapes, anchor_scales, anchor_ratio
 
 
 def _line_overlaps(low, high, half, first, count, stride, limit, min_iou):
-    """Along one axis, for each unit u (a box with one template) and each of its ``count[u]``
-    grid lines from ``first[u]``: the anchor's clipped extent and its overlap with the box.
+    """Along one axis, for each unit u (a box with one level's template) and each of its
+    ``count[u]`` grid lines from ``first[u]`` (spaced ``stride[u]``): the anchor's clipped
+    extent and its overlap with the box.
 
     A pair's IoU is at most ``overlap / max(box extent, anchor extent)`` along either axis
     (IoU <= inter / area of either box <= the overlap fraction of either side), so lines
@@ -120,7 +121,7 @@ def _line_overlaps(low, high, half, first, count, stride, limit, min_iou):
     """
     unit = np.repeat(np.arange(len(count)), count)                         # (L,)
     line = first[unit] + ranks(count)
-    centre = (line + CENTRE_OFFSET) * stride           # same arithmetic as level_anchors
+    centre = (line + CENTRE_OFFSET) * stride[unit]     # same arithmetic as level_anchors
     anchor_low = np.clip(centre - half[unit], 0, limit)  # ... and as clipped corners
     anchor_high = np.clip(centre + half[unit], 0, limit)
     overlap = np.minimum(anchor_high, high[unit])
@@ -156,39 +157,40 @@ def anchor_overlaps(boxes, anchors, min_iou=0.0):
         ``(box_index, anchor_index, iou)``: int32 (P,), int32 (P,), float64 (P,).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    num_templates = anchors.num_per_location
-    areas = box_area(boxes)                                                # (M,)
-    template = np.tile(np.arange(num_templates), len(boxes))               # (U,)
-    pieces = []
-    for (grid_h, grid_w), (stride_y, stride_x), start in zip(
-            anchors.grid_shapes, anchors.strides, anchors.level_starts):
-        # one "unit" per (box, template), box-major: U = M * A
-        half = np.tile(anchors.offsets[start:start + num_templates, 2:] / 2, (len(boxes), 1))
-        low = np.repeat(boxes[:, :2], num_templates, axis=0)               # (U, 2) y1, x1
-        high = np.repeat(boxes[:, 2:], num_templates, axis=0)              # (U, 2) y2, x2
-        # grid lines whose anchor can reach the box (a superset by at most one line)
-        first = np.floor((low - half) / (stride_y, stride_x) - CENTRE_OFFSET)
-        last = np.floor((high + half) / (stride_y, stride_x) - CENTRE_OFFSET) + 1
-        first = np.clip(first, 0, (grid_h, grid_w)).astype(np.int64)
-        count = np.maximum(np.clip(last, 0, (grid_h, grid_w)).astype(np.int64) - first, 0)
-        row_overlap, row_extent, row, row_count = _line_overlaps(
-            low[:, 0], high[:, 0], half[:, 0], first[:, 0], count[:, 0], stride_y,
-            anchors.image_shape[0], min_iou)
-        col_overlap, col_extent, col, col_count = _line_overlaps(
-            low[:, 1], high[:, 1], half[:, 1], first[:, 1], count[:, 1], stride_x,
-            anchors.image_shape[1], min_iou)
-        # Pairs in raster order of each unit's rows x columns: one "run" of pairs per kept
-        # row (the row lines are already unit by unit). Per-row values are spread to their
-        # pairs with np.repeat (rows are few, pairs many).
-        run_unit = np.repeat(np.arange(len(half), dtype=np.int32), row_count)   # (R,)
-        run_length = col_count[run_unit]
-        col_entry = ranks(run_length)                                     # (P,) into columns
-        col_entry += np.repeat((np.cumsum(col_count) - col_count)[run_unit], run_length)
-        run_anchor = (start + row * (grid_w * num_templates) + template[run_unit]).astype(np.int32)
-        anchor = np.repeat(run_anchor, run_length)
-        anchor += np.take(col, col_entry).astype(np.int32) * num_templates
-        inter = np.repeat(row_overlap, run_length) * np.take(col_overlap, col_entry)
-        anchor_area = np.repeat(row_extent, run_length) * np.take(col_extent, col_entry)
-        box = np.repeat(run_unit // num_templates, run_length)
-        pieces.append((box, anchor, _ratio(inter, np.take(areas, box), anchor_area)))
-    return tuple(np.concatenate(column) for column in zip(*pieces))
+    num_boxes, num_templates = len(boxes), anchors.num_per_location
+    num_levels = len(anchors.grid_shapes)
+    # one "unit" per (level, box, template), level-major then box-major: U = L * M * A
+    level = np.repeat(np.arange(num_levels), num_boxes * num_templates)    # (U,)
+    box_of_unit = np.tile(np.repeat(np.arange(num_boxes), num_templates), num_levels)
+    template = np.tile(np.arange(num_templates), num_levels * num_boxes)
+    start = np.asarray(anchors.level_starts)[level]                        # first anchor of level
+    half = anchors.offsets[start + template, 2:] / 2                       # (U, 2) h/2, w/2
+    stride = np.asarray(anchors.strides, dtype=np.float64)[level]          # (U, 2)
+    grid = np.asarray(anchors.grid_shapes)[level]                          # (U, 2)
+    low, high = boxes[box_of_unit, :2], boxes[box_of_unit, 2:]             # (U, 2) y1 x1 / y2 x2
+    # grid lines whose anchor can reach the box (a superset by at most one line)
+    first = np.floor((low - half) / stride - CENTRE_OFFSET)
+    last = np.floor((high + half) / stride - CENTRE_OFFSET) + 1
+    first = np.clip(first, 0, grid).astype(np.int64)
+    count = np.maximum(np.clip(last, 0, grid).astype(np.int64) - first, 0)
+    row_overlap, row_extent, row, row_count = _line_overlaps(
+        low[:, 0], high[:, 0], half[:, 0], first[:, 0], count[:, 0], stride[:, 0],
+        anchors.image_shape[0], min_iou)
+    col_overlap, col_extent, col, col_count = _line_overlaps(
+        low[:, 1], high[:, 1], half[:, 1], first[:, 1], count[:, 1], stride[:, 1],
+        anchors.image_shape[1], min_iou)
+    # Pairs in raster order of each unit's rows x columns: one "run" of pairs per kept row
+    # (the row lines are already unit by unit). Per-row values are spread to their pairs with
+    # np.repeat (rows are few, pairs many).
+    run_unit = np.repeat(np.arange(len(half), dtype=np.int32), row_count)   # (R,)
+    run_length = col_count[run_unit]
+    col_entry = ranks(run_length)                                          # (P,) into columns
+    col_entry += np.repeat((np.cumsum(col_count) - col_count)[run_unit], run_length)
+    run_anchor = (start[run_unit] + row * (grid[run_unit, 1] * num_templates)
+                  + template[run_unit]).astype(np.int32)
+    anchor = np.repeat(run_anchor, run_length)
+    anchor += np.take(col, col_entry).astype(np.int32) * num_templates
+    inter = np.repeat(row_overlap, run_length) * np.take(col_overlap, col_entry)
+    anchor_area = np.repeat(row_extent, run_length) * np.take(col_extent, col_entry)
+    box = np.repeat(box_of_unit[run_unit].astype(np.int32), run_length)
+    return box, anchor, _ratio(inter, np.take(box_area(boxes), box), anchor_area)
