@@ -24,7 +24,7 @@ grade: nbgrader's autograde with its own switches (``OverwriteCells.add_missing_
 DeduplicateIds preprocessor, ``Execute.timeout``, whose default ``error_on_timeout`` turns a
 timeout into an error that scores 0). Before it, each submission is copied to
 ``repaired/<student>/<assignment>/`` (``submitted/`` stays as the students sent it) with what
-nbgrader 0.9.6 leaves open fixed and reported: Colab metadata removed; copied cells deduplicated
+nbgrader 0.9.6 leaves open fixed and reported (``repairs.py``): Colab metadata removed; copied cells deduplicated
 by nbgrader's DeduplicateIds (the last copy keeps the id), whose empty ``nbgrader: {}`` leftovers
 (and unknown grade ids) would crash ``add_missing_cells``; changed cell types put back; a deleted
 solution cell replaced by an empty one (the student's code elsewhere still runs) and a deleted
@@ -34,7 +34,6 @@ Edited test cells are reported (nbgrader grades with the original). The per-stud
 """
 
 import argparse
-import copy
 import csv
 import importlib.util
 import io
@@ -52,19 +51,26 @@ COURSE = Path(__file__).resolve().parent
 REPAIRED = "repaired"   # nbgrader's input while grading (its CourseDirectory.submitted_directory)
 REPORTS = "reports"
 TIMEOUT_ERROR = "CellTimeoutError"  # ename of nbgrader's default Execute.error_on_timeout
-COLAB_NOTEBOOK_KEYS = ("colab", "accelerator", "gpuClass")
-COLAB_CELL_KEYS = ("colab", "id", "outputId", "executionInfo", "cellView")
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 
 
 # ---------------------------------------------------------------- nbgrader and the course
 
+def _course_module(name):
+    """``course/<name>.py`` as a module, wherever this file was loaded from."""
+    spec = importlib.util.spec_from_file_location(name, COURSE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _manage():
-    """course/manage.py as a module (its release generation and nbgrader runner)."""
-    spec = importlib.util.spec_from_file_location("manage", COURSE / "manage.py")
-    manage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(manage)
-    return manage
+    """course/manage.py (its release generation and nbgrader runner)."""
+    return _course_module("manage")
+
+
+_repairs = _course_module("repairs")            # what is fixed in a submission before grading
+grade_id, finding, repair = _repairs.grade_id, _repairs.finding, _repairs.repair
 
 
 def run_nbgrader(course, *args):
@@ -79,11 +85,6 @@ def release_notebooks(course, assignment):
     if not paths:
         raise SystemExit(f"no release notebooks in {folder}: run the 'release' command first")
     return {p.stem: nbformat.read(p, as_version=4) for p in paths}
-
-
-def grade_id(cell):
-    """The nbgrader grade id of a cell, or None."""
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 def release(course):
@@ -206,146 +207,6 @@ def print_collect_report(report):
             print(f"{status:10s} {source} -> {note}" if status in ("copied", "replaced", "unchanged")
                   else f"{status:10s} {source}: {note}")
     print(", ".join(f"{len(v)} {k}" for k, v in report.items() if v) or "no files found")
-
-
-# ---------------------------------------------------------------- grade: repairs before nbgrader
-
-def finding(flag, notebook, cell, detail):
-    return {"flag": flag, "notebook": notebook, "cell": cell, "detail": detail}
-
-
-def strip_colab(nb, release_nb, name):
-    """Remove Colab's notebook and cell metadata (reported as a note, not a flag)."""
-    removed = [k for k in COLAB_NOTEBOOK_KEYS if nb.metadata.pop(k, None) is not None]
-    for cell in nb.cells:
-        removed += [k for k in COLAB_CELL_KEYS if cell.metadata.pop(k, None) is not None]
-    return [finding("colab", name, None, "Colab metadata removed")] if removed else []
-
-
-def drop_foreign_ids(nb, release_nb, name):
-    """Unmark cells whose grade id is not in the release (nbgrader would crash on them)."""
-    known, found = {grade_id(c) for c in release_nb.cells} - {None}, []
-    for cell in nb.cells:
-        if "nbgrader" in cell.metadata and grade_id(cell) not in known:
-            gid = grade_id(cell)
-            del cell.metadata["nbgrader"]
-            if gid:
-                found.append(finding("unknown_id", name, gid, "grade id not in the release: unmarked"))
-    return found
-
-
-def deduplicate(nb, release_nb, name):
-    """nbgrader's DeduplicateIds (the last copy keeps the id), without its ``nbgrader: {}``."""
-    from nbgrader.preprocessors import DeduplicateIds
-    ids = [grade_id(c) for c in nb.cells if grade_id(c)]
-    duplicated = sorted({i for i in ids if ids.count(i) > 1})
-    DeduplicateIds().preprocess(nb, {})
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader") == {}:
-            del cell.metadata["nbgrader"]
-    return [finding("duplicate", name, i, f"{ids.count(i)} cells with this id: the last one is graded")
-            for i in duplicated]
-
-
-def set_cell_type(cell, cell_type):
-    """Turn a cell into ``cell_type`` keeping its source (valid nbformat either way)."""
-    cell.cell_type = cell_type
-    for key in ("outputs", "execution_count", "attachments"):
-        cell.pop(key, None)
-    if cell_type == "code":
-        cell.outputs, cell.execution_count = [], None
-
-
-def restore_types(nb, release_nb, name):
-    """Put back the release cell type of every marked cell whose type was changed."""
-    types, found = {grade_id(c): c.cell_type for c in release_nb.cells if grade_id(c)}, []
-    for cell in nb.cells:
-        gid = grade_id(cell)
-        if gid in types and cell.cell_type != types[gid]:
-            found.append(finding("type_changed", name, gid, f"{cell.cell_type} -> {types[gid]}"))
-            set_cell_type(cell, types[gid])
-    return found
-
-
-def _text(source):
-    return "\n".join(line.rstrip() for line in source.strip().splitlines())
-
-
-def find_edits(nb, release_nb, name):
-    """Report locked cells (tests, setup) whose source or points differ from the release;
-    nbgrader grades them with the original source and points."""
-    from nbgrader.utils import is_grade, is_locked
-    released, found = {grade_id(c): c for c in release_nb.cells if grade_id(c)}, []
-    for cell in nb.cells:
-        original = released.get(grade_id(cell))
-        if original is None or not is_locked(original):
-            continue
-        if _text(cell.source) != _text(original.source):
-            found.append(finding("edited", name, grade_id(cell), "locked cell edited: original used"))
-        if is_grade(original) and float(cell.metadata["nbgrader"].get("points", -1)) != float(
-                original.metadata["nbgrader"]["points"]):
-            found.append(finding("points", name, grade_id(cell), "points changed: original used"))
-    return found
-
-
-def restore_missing(nb, release_nb, name):
-    """Put back deleted marked cells that nbgrader's add_missing_cells does not handle: a solution
-    cell becomes an empty solution cell just before the next surviving marked cell (code the
-    student wrote elsewhere still runs first), a locked cell returns at its place. Deleted test
-    cells are left to add_missing_cells, unless the cell before it in the release is neither a
-    solution nor a test cell (nbgrader 0.9.6 raises KeyError there), then it is inserted here."""
-    from nbgrader.utils import is_grade, is_locked, is_solution
-    order = [c for c in release_nb.cells if grade_id(c)]
-    found = []
-    for k, original in enumerate(order):
-        present = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
-        gid = grade_id(original)
-        if gid in present:
-            continue
-        previous = order[k - 1] if k else None
-        if is_grade(original) and previous is not None and (
-                is_grade(previous) or is_solution(previous)):
-            found.append(finding("restored", name, gid, "deleted test cell: restored by nbgrader"))
-            continue
-        cell = copy.deepcopy(original)
-        if is_solution(original):
-            cell.source = "# This solution cell was deleted from the submission (restored empty)."
-            set_cell_type(cell, original.cell_type)
-            flag, where = "missing_solution", _next_position(order[k + 1:], present, len(nb.cells))
-        else:
-            flag = "restored" if is_grade(original) else "restored_locked"
-            at_its_place = is_locked(original) and not is_grade(original)
-            where = (_previous_position(order[:k], present) if at_its_place
-                     else _next_position(order[k + 1:], present, len(nb.cells)))
-        _fresh_cell_id(cell, nb)
-        nb.cells.insert(where, nbformat.from_dict(cell))
-        found.append(finding(flag, name, gid, "deleted cell put back"))
-    return found
-
-
-def _fresh_cell_id(cell, nb):
-    """Give an inserted cell an id unused in ``nb`` (none before nbformat 4.5, e.g. Colab's 4.0)."""
-    cell.pop("id", None)
-    if nb.nbformat_minor >= 5:
-        taken = {c.get("id") for c in nb.cells}
-        cell["id"] = next(f"restored-{n}" for n in range(len(taken) + 1)
-                          if f"restored-{n}" not in taken)
-
-
-def _next_position(later, present, end):
-    return next((present[grade_id(c)] for c in later if grade_id(c) in present), end)
-
-
-def _previous_position(earlier, present):
-    return next((present[grade_id(c)] + 1 for c in reversed(earlier) if grade_id(c) in present), 0)
-
-
-REPAIRS = (strip_colab, drop_foreign_ids, deduplicate, restore_types, find_edits, restore_missing)
-
-
-def repair(nb, release_nb, name):
-    """Apply every repair to a submitted notebook (in place); returns the findings."""
-    return [f for step in REPAIRS for f in step(nb, release_nb, name)]
 
 
 def prepare(course, assignment):
