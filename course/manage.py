@@ -67,21 +67,39 @@ def solution_notebook(source_path):
     return nb
 
 
-def execute(nb, cwd):
-    """Execute a notebook in the fast configuration (outputs kept in ``nb``)."""
+def execute(nb, cwd, log):
+    """Execute a notebook in the fast configuration (outputs kept in ``nb``).
+
+    The kernel process's own output (TensorFlow's start-up lines, Jupyter's warnings; cell
+    outputs are not affected) goes to the file ``log`` instead of the terminal; its last lines
+    are printed when the notebook fails."""
     os.environ["BOXLOC_FAST"] = "1"
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    try:
+        with open(log, "w") as sink:
+            client.execute(stdout=sink, stderr=sink)
+    except Exception:
+        tail = Path(log).read_text(errors="replace").splitlines()[-20:]
+        print(f"kernel output ({log}, last lines):", *tail, sep="\n", file=sys.stderr)
+        raise
     return nb
 
 
-def generate_solutions(course=COURSE, out=SOLUTIONS):
-    for name in assignments(course):
-        for source_path in sorted((course / "source" / name).glob("*.ipynb")):
-            target = out / name / source_path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory() as work:
-                nb = execute(solution_notebook(source_path), work)
-            nbformat.write(nb, target)
+def generate_solutions(course=COURSE, out=SOLUTIONS, logs=None):
+    """Execute every solution notebook into ``out``; kernel logs go to ``logs`` (a folder,
+    default: a temporary one)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        logs = Path(logs or scratch)
+        logs.mkdir(parents=True, exist_ok=True)
+        for name in assignments(course):
+            for source_path in sorted((course / "source" / name).glob("*.ipynb")):
+                target = out / name / source_path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory() as work:
+                    nb = execute(solution_notebook(source_path), work,
+                                 logs / f"{name}-{source_path.stem}.log")
+                nbformat.write(nb, target)
 
 
 def _cells(nb):
@@ -133,8 +151,9 @@ def demo(out):
     shutil.copy(COURSE / "nbgrader_config.py", course)
     generate_release(course)
     print(f"release: {course / 'release'}")
-    generate_solutions(course, out / "solutions")
-    print(f"executed solutions (figures inside): {out / 'solutions'}")
+    generate_solutions(course, out / "solutions", logs=out / "kernel-logs")
+    print(f"executed solutions (figures inside): {out / 'solutions'} "
+          f"(kernel logs: {out / 'kernel-logs'})")
     instructor = _instructor()
     lines = []
     for name in assignments(course):
