@@ -66,8 +66,6 @@ def mask_lesions(masks, min_size_blob=0.1, box_padding=0):
 
     # Lesions cover a few percent of a slice, so only rows holding foreground are looked at.
     row_slice, row_index = np.nonzero(_foreground_rows(masks))              # (R,) each
-    if len(row_slice) == 0:
-        return empty
     # Runs: maximal horizontal segments [start, stop) of foreground in a row. With a background
     # column padded on each side, every change along the flattened rows is a run's start or
     # stop, alternating.
@@ -76,6 +74,8 @@ def mask_lesions(masks, min_size_blob=0.1, box_padding=0):
     flat = rows.ravel()
     edge_row, edge_col = np.divmod(np.flatnonzero(flat[1:] != flat[:-1]) + 1, width + 2)
     run_row, start, stop = edge_row[::2], edge_col[::2] - 1, edge_col[1::2] - 1   # (U,) each
+    if len(start) == 0:
+        return empty
 
     # Lesions = connected components of the graph "run u touches run v of the next image row
     # of the same slice" (4-connectivity: they share a column). The runs of the next line that

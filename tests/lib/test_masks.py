@@ -46,6 +46,7 @@ def test_negative_zero_rows_and_views_are_background():
     """-0.0 is background; a non-contiguous view gives the same lesions as its copy."""
     masks = np.zeros((2, 6, 10))
     masks[0, 1] = -0.0
+    assert masks_to_boxes(masks)[0].shape == (0, 4)             # only -0.0: no lesion
     masks[1, 2:4, 3:5] = 2.0
     boxes, classes, slices = masks_to_boxes(masks)
     assert boxes.tolist() == [[2, 3, 4, 5]] and classes.tolist() == [2] and slices.tolist() == [1]
