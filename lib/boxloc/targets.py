@@ -19,7 +19,8 @@ from .anchors import anchor_overlaps
 from .deltas import encode_deltas
 from .matching import match_anchors
 
-__all__ = ["match_batch", "matching_pairs", "encode_targets", "vectors_to_maps", "maps_to_vectors", "map_key"]
+__all__ = ["match_batch", "matching_pairs", "encode_targets", "vectors_to_maps",
+           "maps_to_vectors", "map_key"]
 
 
 def map_key(kind, level, mask=False):
@@ -48,12 +49,14 @@ def matching_pairs(boxes, slice_index, anchors, iou_lower, rule="seed"):
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     slice_index = np.asarray(slice_index).reshape(-1)
     pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, anchors, min_iou=iou_lower)
+    if iou_lower <= 0:
+        return pair_box, pair_anchor, pair_iou                              # nothing skipped
     best = np.zeros(len(boxes))
     np.maximum.at(best, pair_box, pair_iou)
     redo = best < iou_lower                                                 # (M,) bool
     if rule == "torchvision":
         redo = np.isin(slice_index, slice_index[redo])
-    if iou_lower > 0 and redo.any():
+    if redo.any():
         kept = ~redo[pair_box]
         redo = np.flatnonzero(redo)
         redo_box, redo_anchor, redo_iou = anchor_overlaps(boxes[redo], anchors)

@@ -10,7 +10,8 @@ noise) with three compartments, as BraTS annotates gliomas:
   CSF.
 
 Memberships are soft (partial volume at the edges, used for intensities); labels are the 0.5
-level sets, restricted to the connected region around each lesion (no detached specks). Positions are in voxels of the reduced grid with spacing ``SPACING`` mm.
+level sets, restricted to the connected region around each lesion (no detached specks).
+Positions are in voxels of the reduced grid with spacing ``SPACING`` mm.
 """
 
 import numpy as np
