@@ -57,6 +57,7 @@ from boxloc import configs as box_configs              # noqa: E402
 from boxloc import evaluation                          # noqa: E402
 from boxloc.coverage import anchor_coverage            # noqa: E402
 from boxloc.datasets import prepare                    # noqa: E402
+from boxloc.datasets.pipeline import load_split        # noqa: E402
 
 MIN_PIXELS = 100                  # "lesions of >= 100 px" (blob area in the slice, pixels)
 GOALS = {"median_iou": 0.6, "ap50": 0.7, "sens_big": 0.9}
@@ -69,15 +70,6 @@ def load():
 
 
 # --- data ------------------------------------------------------------------------------------
-def load_split(client, split):
-    """All volumes of a split -> images float16 (N, H, W, C), labels uint8 (N, H, W)."""
-    images, labels = [], []
-    for xs, ys in client.generator_test(split, expand=True):
-        images.append(xs["dat"][0].astype(np.float16))
-        labels.append(ys["tumor"][0, ..., 0].astype(np.uint8))
-    return np.concatenate(images), np.concatenate(labels)
-
-
 def stratified_batches(images, labels, batch_size, sampling, flip_lr, seed):
     """Endless ``(xs, ys)`` batches: each sample picks a cohort by rate ('tumor': slices with a
     lesion, 'lbl-mip-00': without), then the next slice of that cohort's shuffled list;
@@ -166,16 +158,6 @@ def big_truths(truths, min_pixels):
     return sliced, lesioned
 
 
-def as_detections(decoded):
-    """``convert_box_to_anc(..., return_scores=True)`` of a volume -> evaluation's dict."""
-    boxes, _, scores = decoded
-    if isinstance(boxes, np.ndarray):
-        boxes, scores = [boxes], [scores]
-    return {"boxes": [np.asarray(b, np.float64) for b in boxes],
-            "scores": [np.asarray(s, np.float64).reshape(len(b), -1).max(axis=1)
-                       if len(b) else np.zeros(0) for b, s in zip(boxes, scores)]}
-
-
 def evaluate_split(model, bb, client, split, decode, nms_values, timing=False):
     """Predict every volume of ``split``; decode at ``curve_threshold`` for each NMS value.
 
@@ -205,7 +187,7 @@ def evaluate_split(model, bb, client, split, decode, nms_values, timing=False):
                                             return_scores=True)
             if timing and nms == decode["iou_nms"]:
                 timings["decode_curve"].append(time.perf_counter() - start)
-            detections[nms].append(as_detections(decoded))
+            detections[nms].append(evaluation.as_detections(decoded))
         truths.append(evaluation.volume_lesions(ys["tumor"], bb.params["min_size_blob"],
                                                 bb.params["box_padding"]))
     return detections, truths, timings

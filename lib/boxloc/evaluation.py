@@ -28,9 +28,9 @@ from scipy import ndimage
 from .boxes import iou_matrix
 from .masks import mask_lesions
 
-__all__ = ["volume_lesions", "collect_detections", "seed_iou_summary", "seed_protocol",
-           "match_detections", "sensitivity_ppv", "precision_recall", "average_precision",
-           "froc", "FROC_RATES", "detection_report", "plot_froc", "plot_pr"]
+__all__ = ["volume_lesions", "as_detections", "collect_detections", "seed_iou_summary",
+           "seed_protocol", "match_detections", "sensitivity_ppv", "precision_recall",
+           "average_precision", "froc", "FROC_RATES", "detection_report", "plot_froc", "plot_pr"]
 
 FROC_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -74,16 +74,22 @@ def collect_detections(predict, volumes, bb, msk="lbl", input_name="dat", cls_th
         xs, ys = item[0], item[1]
         box = predict(xs)
         box = {key: np.asarray(value) for key, value in box.items()}
-        boxes, _, scores = bb.convert_box_to_anc(box, iou_nms=iou_nms, cls_threshold=cls_threshold,
-                                                 return_scores=True)
-        if isinstance(boxes, np.ndarray):               # one slice: BoundingBox returns arrays
-            boxes, scores = [boxes], [scores]
-        detections.append({"boxes": [np.asarray(b, np.float64) for b in boxes],
-                           "scores": [np.asarray(s, np.float64).reshape(len(b), -1).max(axis=1)
-                                      if len(b) else np.zeros(0) for b, s in zip(boxes, scores)]})
+        detections.append(as_detections(bb.convert_box_to_anc(
+            box, iou_nms=iou_nms, cls_threshold=cls_threshold, return_scores=True)))
         truths.append(volume_lesions(ys[msk], bb.params["min_size_blob"],
                                      bb.params["box_padding"]))
     return detections, truths
+
+
+def as_detections(decoded):
+    """``bb.convert_box_to_anc(..., return_scores=True)`` of one volume -> its detections
+    ``{'boxes', 'scores'}``; a box's score is its highest class probability."""
+    boxes, _, scores = decoded
+    if isinstance(boxes, np.ndarray):                   # one slice: BoundingBox returns arrays
+        boxes, scores = [boxes], [scores]
+    return {"boxes": [np.asarray(b, np.float64) for b in boxes],
+            "scores": [np.asarray(s, np.float64).reshape(len(b), -1).max(axis=1)
+                       if len(b) else np.zeros(0) for b, s in zip(boxes, scores)]}
 
 
 def _slices(detection, truth):
