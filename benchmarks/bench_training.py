@@ -9,14 +9,18 @@ volumes.
 
 What it does, in one process (TensorFlow uses every core it is given):
 
-1. builds (or reuses) ``prepare('phantom/brats-mip')`` with ``--volumes`` subjects (default 60:
-   42 train / 9 valid / 9 test), cached in ``$BOXLOC_DATA``;
+1. builds (or reuses) ``prepare('phantom/brats-mip')`` with ``--volumes`` subjects (default
+   ``config['phantom_volumes']``, 150: 106 train / 22 valid / 22 test), cached in
+   ``$BOXLOC_DATA``;
 2. takes the configuration from ``boxloc.configs`` (``CPU_CONFIG`` / ``GPU_CONFIG``) and prints
    the anchor coverage report of its ``BoundingBox`` on the training slices;
 3. input pipeline: the training split is read once into memory (float16 as stored); a NumPy
    generator draws tumour-stratified batches (``config['sampling']``), flips them left-right,
-   and ``BoundingBox.generator`` turns the label masks into targets and loss masks; it runs
-   ahead of the model in ``boxloc.training.as_dataset`` (tf.data prefetch);
+   cuts random windows of ``config['augment']['crop']`` pixels, and ``BoundingBox.generator``
+   (the anchors of the crop size) turns the label masks into targets and loss masks; it runs
+   ahead of the model in ``boxloc.training.as_dataset`` (tf.data prefetch). The network is
+   trained at the crop size and its weights are then loaded into the same network built for
+   whole 240 x 240 slices, which is what is saved and evaluated;
 4. trains with Keras' progress bar until the time budget is spent; the learning rate follows the
    budget (linear warm-up, then cosine decay), so any budget ends with a decayed rate;
 5. evaluates the held-out ``test`` split volume by volume: forward pass on the whole
@@ -61,7 +65,7 @@ from boxloc.datasets.pipeline import load_split        # noqa: E402
 
 MIN_PIXELS = 100                  # "lesions of >= 100 px" (blob area in the slice, pixels)
 GOALS = {"median_iou": 0.6, "ap50": 0.7, "sens_big": 0.9}
-VALID_SWEEP = [(0.5, 0.3), (0.5, 0.5), (0.3, 0.3), (0.7, 0.3)]   # (score, NMS) on valid only
+VALID_SWEEP = [(0.5, 0.3), (0.5, 0.5), (0.4, 0.3), (0.3, 0.3), (0.7, 0.3)]   # (score, NMS) on valid only
 
 
 def load():
@@ -70,11 +74,19 @@ def load():
 
 
 # --- data ------------------------------------------------------------------------------------
-def stratified_batches(images, labels, batch_size, sampling, flip_lr, seed):
+def stratified_batches(images, labels, batch_size, sampling, flip_lr, seed, crop=None,
+                       crop_step=1):
     """Endless ``(xs, ys)`` batches: each sample picks a cohort by rate ('tumor': slices with a
     lesion, 'lbl-mip-00': without), then the next slice of that cohort's shuffled list;
-    left-right flips with probability ``flip_lr``."""
+    left-right flips with probability ``flip_lr``. ``crop`` (h, w): each sample is a random
+    window of that size whose offsets are multiples of ``crop_step``."""
     rng = np.random.default_rng(seed)
+    height, width = images.shape[1:3]
+    crop_h, crop_w = crop or (height, width)
+    if not (0 < crop_h <= height and 0 < crop_w <= width):
+        raise ValueError(f"crop must fit in the {height} x {width} slices, got {crop}")
+    offsets_y = np.arange(0, height - crop_h + 1, crop_step)
+    offsets_x = np.arange(0, width - crop_w + 1, crop_step)
     tumour = labels.reshape(len(labels), -1).any(axis=1)
     pools = {"tumor": np.flatnonzero(tumour), "lbl-mip-00": np.flatnonzero(~tumour)}
     unknown = set(sampling) - set(pools)
@@ -90,8 +102,12 @@ def stratified_batches(images, labels, batch_size, sampling, flip_lr, seed):
             if not queues[name]:
                 queues[name] = list(rng.permutation(pools[name]))
             index.append(queues[name].pop())
-        x = images[index].astype(np.float32)                   # (B, H, W, C)
-        y = labels[index]                                      # (B, H, W)
+        top, left = rng.choice(offsets_y, batch_size), rng.choice(offsets_x, batch_size)
+        window = (np.asarray(index)[:, None, None],
+                  (top[:, None] + np.arange(crop_h))[:, :, None],
+                  (left[:, None] + np.arange(crop_w))[:, None, :])
+        x = images[window].astype(np.float32)                  # (B, h, w, C)
+        y = labels[window]                                     # (B, h, w)
         flip = rng.random(batch_size) < flip_lr
         x[flip], y[flip] = x[flip, :, ::-1], y[flip, :, ::-1]
         yield {"dat": x[:, None]}, {"tumor": y[:, None, ..., None]}
@@ -221,8 +237,11 @@ def main(argv=None):
     parser.add_argument("--config", choices=sorted(box_configs.CONFIGS), default="cpu")
     parser.add_argument("--minutes", type=float, default=None,
                         help="training budget (default: the configuration's)")
-    parser.add_argument("--volumes", type=int, default=None, help="phantom subjects (default 60)")
+    parser.add_argument("--volumes", type=int, default=None,
+                        help="phantom subjects (default: the configuration's, 150)")
     parser.add_argument("--seed", type=int, default=0, help="sampling and weight seed")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="also save the trained model here (.keras) for later analysis")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 4 volumes, a few eager training steps, no "
                              "validation sweep")
@@ -231,7 +250,7 @@ def main(argv=None):
     config = box_configs.get_config(args.config)
     minutes = args.minutes if args.minutes is not None else (0.1 if args.quick
                                                             else config["minutes"])
-    num_volumes = args.volumes or (4 if args.quick else 60)
+    num_volumes = args.volumes or (4 if args.quick else config["phantom_volumes"])
     steps_per_epoch = 5 if args.quick else 50
     decode = config["decode"]
     rows = []                                                   # (figure, value, how, load)
@@ -276,7 +295,12 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     accel = configure_accelerator(mixed_precision=config["mixed_precision"],
                                   xla=config["jit_compile"])
-    model = build_retinanet(bb, channels=images.shape[-1], **config["model"])
+    # training on random crops (config['augment']['crop']): the same fully convolutional
+    # network built for the crop size; its weights go to the full-size model afterwards
+    crop = config["augment"].get("crop")
+    bb_train = bb if crop is None else box_configs.bounding_box(
+        config, image_shape=crop)
+    model = build_retinanet(bb_train, channels=images.shape[-1], **config["model"])
     opt = config["optimizer"]
     compile_retinanet(model, optimizer=keras.optimizers.Adam(opt["learning_rate"],
                                                              clipnorm=opt.get("clipnorm")),
@@ -284,9 +308,9 @@ def main(argv=None):
                       box_weight=config["loss"].get("box_weight", 1.0),
                       jit_compile=accel["jit_compile"],
                       run_eagerly=args.quick)     # quick: no graph tracing (~30 s on a busy CPU)
-    batches = bb.generator(stratified_batches(images, labels, config["batch_size"],
-                                              config["sampling"], config["augment"]["flip_lr"],
-                                              args.seed), msk="tumor")
+    batches = bb_train.generator(stratified_batches(
+        images, labels, config["batch_size"], config["sampling"], config["augment"]["flip_lr"],
+        args.seed, crop=crop, crop_step=2 ** max(bb.params["c"])), msk="tumor")
     dataset = as_dataset(batches)
 
     # 4. training for the budget
@@ -306,8 +330,9 @@ def main(argv=None):
             budget.total_s - budget.first_step_s, 1e-9)
         steady_how = "all steps after the first"
     row("training throughput", f"{steady_rate:.1f} slices/s",
-        f"batch {config['batch_size']} of (1, 240, 240, 4), {steady_how}, wall clock incl. "
-        f"input pipeline")
+        f"batch {config['batch_size']} of (1, {', '.join(map(str, bb_train.params['image_shape']))}"
+        f", {images.shape[-1]}){' random crops' if crop else ''}, {steady_how}, wall clock "
+        f"incl. input pipeline")
     row("training run", f"{budget.steps} steps = {slices} slices "
         f"({slices / max(len(images), 1):.1f} passes over train) in {budget.total_s:.0f} s",
         f"budget {minutes:g} min incl. first step {budget.first_step_s:.1f} s (tracing); "
@@ -319,6 +344,14 @@ def main(argv=None):
             ", ".join(f"{marks[i][1] / 60:.1f} min: {marks[i][2]:.3f}" for i in picks),
             f"Keras epoch loss (sum over {2 * len(bb.params['c'])} outputs), epochs of "
             f"{steps_per_epoch} steps")
+
+    if crop is not None:
+        trained = model
+        model = build_retinanet(bb, channels=images.shape[-1], **config["model"])
+        model.set_weights(trained.get_weights())
+    if args.save is not None:
+        model.save(args.save)
+        print(f"saved the trained model to {args.save}", flush=True)
 
     # 5. validation (decode choices) and test (reported) evaluation
     sweep_settings = VALID_SWEEP[:1] if args.quick else VALID_SWEEP
@@ -405,7 +438,7 @@ def main(argv=None):
           f"({model.count_params():,} parameters); loss variant "
           f"{config['loss']['focal']['variant']}; Adam lr {opt['learning_rate']} warm-up + cosine "
           f"over the budget; batch {config['batch_size']}, sampling {config['sampling']}, "
-          f"flip_lr {config['augment']['flip_lr']}; mixed precision {accel['mixed_precision']}, "
+          f"augment {config['augment']}; mixed precision {accel['mixed_precision']}, "
           f"XLA {accel['jit_compile']}")
     print(f"Decode (fixed): score threshold {decode['score_threshold']}, class-agnostic NMS IoU "
           f"{decode['iou_nms']}, curves from score > {decode['curve_threshold']}")

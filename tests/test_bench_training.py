@@ -45,3 +45,27 @@ def test_quick_run_prints_the_table():
         assert figure in out, figure
     assert "Decode (fixed): score threshold" in out
     assert "Machine:" in out
+
+
+def test_stratified_batches_crop_windows():
+    """With ``crop``, every sample is a window of its slice at offsets that are multiples of
+    ``crop_step``, image and labels cut alike; a crop larger than the slices is refused."""
+    import pytest
+    bench = load_benchmark()
+    rng = np.random.default_rng(0)
+    images = rng.random((6, 48, 40, 2)).astype(np.float16)
+    labels = np.zeros((6, 48, 40), np.uint8)
+    labels[:3, 20:30, 10:20] = 1
+    batches = bench.stratified_batches(images, labels, 8, {"tumor": 0.5, "lbl-mip-00": 0.5},
+                                       flip_lr=0.0, seed=1, crop=(32, 24), crop_step=8)
+    xs, ys = next(batches)
+    assert xs["dat"].shape == (8, 1, 32, 24, 2) and ys["tumor"].shape == (8, 1, 32, 24, 1)
+    for x, y in zip(xs["dat"][:, 0], ys["tumor"][:, 0, ..., 0]):
+        found = [(i, top, left) for i in range(6) for top in range(0, 17, 8)
+                 for left in range(0, 17, 8)
+                 if np.array_equal(images[i, top:top + 32, left:left + 24], x)]
+        assert len(found) == 1
+        i, top, left = found[0]
+        np.testing.assert_array_equal(labels[i, top:top + 32, left:left + 24], y)
+    with pytest.raises(ValueError, match="crop must fit in the 48 x 40 slices"):
+        next(bench.stratified_batches(images, labels, 2, {"tumor": 1}, 0.0, 0, crop=(32, 48)))

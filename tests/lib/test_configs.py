@@ -19,6 +19,20 @@ def test_config_builds_its_bounding_box(name):
     assert config["loss"]["smooth_l1"]["variant"] == "retinanet"
     assert 0 < config["decode"]["iou_nms"] < 0.5          # duplicates survive NMS 0.5
     assert config["decode"]["curve_threshold"] < config["decode"]["score_threshold"]
+    crop, stride = config["augment"]["crop"], 2 ** max(bb.params["c"])
+    assert all(c % stride == 0 and c <= s for c, s in zip(crop, bb.params["image_shape"]))
+    configs.bounding_box(config, image_shape=crop)          # a valid BoundingBox for the crops
+
+
+def test_bounding_box_overrides_keep_the_anchors():
+    """The anchors of a training crop: same sizes and levels, grids of the crop; the
+    configuration itself is untouched."""
+    bb = configs.bounding_box(configs.CPU_CONFIG, image_shape=[176, 176])
+    full = configs.bounding_box(configs.CPU_CONFIG)
+    assert bb.params["anchor_gsizes"] == [[44, 44], [22, 22], [11, 11]]
+    for key in ("c", "anchor_shapes", "anchor_scales", "anchor_ratios", "iou_upper"):
+        assert bb.params[key] == full.params[key]
+    assert configs.CPU_CONFIG["bounding_box"]["image_shape"] == [240, 240]
 
 
 def test_get_config_is_a_copy_and_rejects_unknown_names():
