@@ -61,11 +61,12 @@ from boxloc import configs as box_configs              # noqa: E402
 from boxloc import evaluation                          # noqa: E402
 from boxloc.coverage import anchor_coverage            # noqa: E402
 from boxloc.datasets import prepare                    # noqa: E402
-from boxloc.datasets.pipeline import load_split        # noqa: E402
+from boxloc.datasets.pipeline import crop_offsets, load_split, take_windows  # noqa: E402
 
 MIN_PIXELS = 100                  # "lesions of >= 100 px" (blob area in the slice, pixels)
 GOALS = {"median_iou": 0.6, "ap50": 0.7, "sens_big": 0.9}
-VALID_SWEEP = [(0.5, 0.3), (0.5, 0.5), (0.4, 0.3), (0.3, 0.3), (0.7, 0.3)]   # (score, NMS) on valid only
+# (score threshold, NMS IoU) compared on the validation split only
+VALID_SWEEP = [(0.5, 0.3), (0.5, 0.5), (0.4, 0.3), (0.3, 0.3), (0.7, 0.3)]
 
 
 def load():
@@ -81,12 +82,9 @@ def stratified_batches(images, labels, batch_size, sampling, flip_lr, seed, crop
     left-right flips with probability ``flip_lr``. ``crop`` (h, w): each sample is a random
     window of that size whose offsets are multiples of ``crop_step``."""
     rng = np.random.default_rng(seed)
-    height, width = images.shape[1:3]
-    crop_h, crop_w = crop or (height, width)
-    if not (0 < crop_h <= height and 0 < crop_w <= width):
-        raise ValueError(f"crop must fit in the {height} x {width} slices, got {crop}")
-    offsets_y = np.arange(0, height - crop_h + 1, crop_step)
-    offsets_x = np.arange(0, width - crop_w + 1, crop_step)
+    shape = images.shape[1:3]
+    crop = tuple(crop or shape)
+    crop_offsets(None, 1, shape, crop, crop_step)                 # checks crop and crop_step
     tumour = labels.reshape(len(labels), -1).any(axis=1)
     pools = {"tumor": np.flatnonzero(tumour), "lbl-mip-00": np.flatnonzero(~tumour)}
     unknown = set(sampling) - set(pools)
@@ -102,12 +100,9 @@ def stratified_batches(images, labels, batch_size, sampling, flip_lr, seed, crop
             if not queues[name]:
                 queues[name] = list(rng.permutation(pools[name]))
             index.append(queues[name].pop())
-        top, left = rng.choice(offsets_y, batch_size), rng.choice(offsets_x, batch_size)
-        window = (np.asarray(index)[:, None, None],
-                  (top[:, None] + np.arange(crop_h))[:, :, None],
-                  (left[:, None] + np.arange(crop_w))[:, None, :])
-        x = images[window].astype(np.float32)                  # (B, h, w, C)
-        y = labels[window]                                     # (B, h, w)
+        top, left = crop_offsets(rng, batch_size, shape, crop, crop_step)
+        x = take_windows(images, index, top, left, crop).astype(np.float32)   # (B, h, w, C)
+        y = take_windows(labels, index, top, left, crop)                      # (B, h, w)
         flip = rng.random(batch_size) < flip_lr
         x[flip], y[flip] = x[flip, :, ::-1], y[flip, :, ::-1]
         yield {"dat": x[:, None]}, {"tumor": y[:, None, ..., None]}
@@ -321,6 +316,7 @@ def main(argv=None):
               verbose=1 if sys.stdout.isatty() else 2)
     slices = budget.steps * config["batch_size"]
     steady = [m for m in budget.epoch_marks if m[0] > 0]
+    train_h, train_w = bb_train.params["image_shape"]
     if len(steady) >= 2:
         (s0, t0, _), (s1, t1, _) = steady[0], steady[-1]
         steady_rate = (s1 - s0) * config["batch_size"] / (t1 - t0)
@@ -330,9 +326,8 @@ def main(argv=None):
             budget.total_s - budget.first_step_s, 1e-9)
         steady_how = "all steps after the first"
     row("training throughput", f"{steady_rate:.1f} slices/s",
-        f"batch {config['batch_size']} of (1, {', '.join(map(str, bb_train.params['image_shape']))}"
-        f", {images.shape[-1]}){' random crops' if crop else ''}, {steady_how}, wall clock "
-        f"incl. input pipeline")
+        f"batch {config['batch_size']} of (1, {train_h}, {train_w}, {images.shape[-1]})"
+        f"{' random crops' if crop else ''}, {steady_how}, wall clock incl. input pipeline")
     row("training run", f"{budget.steps} steps = {slices} slices "
         f"({slices / max(len(images), 1):.1f} passes over train) in {budget.total_s:.0f} s",
         f"budget {minutes:g} min incl. first step {budget.first_step_s:.1f} s (tracing); "

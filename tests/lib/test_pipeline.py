@@ -14,7 +14,8 @@ keras = pytest.importorskip("keras")
 from boxloc import BoundingBox  # noqa: E402
 from boxloc.datasets import Client  # noqa: E402
 from boxloc.datasets.phantom import build_phantom  # noqa: E402
-from boxloc.datasets.pipeline import SliceBatches, augment_batch, make_dataset  # noqa: E402
+from boxloc.datasets.pipeline import (SliceBatches, augment_batch, crop_offsets,  # noqa: E402
+                                      make_dataset, take_windows)
 
 BB = dict(image_shape=(240, 240), c=[3, 4], anchor_shapes=[32, 64], iou_upper=0.5,
           iou_lower=0.2)
@@ -187,6 +188,62 @@ def test_model_fit_accepts_it():
     history = model.fit(make_dataset((images, labels), bb, batch_size=4, seed=0),
                         steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_crop_offsets_and_windows():
+    """Offsets are multiples of the step and keep the window inside the slice (every allowed
+    one drawn); without a generator the window is centred; windows gather exactly."""
+    rng = np.random.default_rng(0)
+    top, left = crop_offsets(rng, 400, (64, 48), (32, 16), step=8)
+    assert set(top.tolist()) == {0, 8, 16, 24, 32} and set(left.tolist()) == {0, 8, 16, 24, 32}
+    top0, left0 = crop_offsets(None, 3, (64, 48), (32, 16), step=8)
+    assert top0.tolist() == [16] * 3 and left0.tolist() == [16] * 3
+    assert crop_offsets(None, 1, (65, 48), (32, 16), step=8)[0].tolist() == [16]  # 16.5 -> 16
+    array = np.arange(5 * 64 * 48).reshape(5, 64, 48)
+    windows = take_windows(array, [4, 0], [8, 24], [0, 32], (32, 16))
+    np.testing.assert_array_equal(windows[0], array[4, 8:40, 0:16])
+    np.testing.assert_array_equal(windows[1], array[0, 24:56, 32:48])
+    for crop, step, match in (((65, 16), 1, "crop must fit"), ((0, 16), 1, "crop must fit"),
+                              ((32, 16), 0, "crop_step"), ((32, 16), 2.5, "crop_step")):
+        with pytest.raises(ValueError, match=match):
+            crop_offsets(rng, 1, (64, 48), crop, step)
+
+
+def test_crops_carry_their_boxes():
+    """Training on windows: the pipeline's x and targets are the window of the augmented
+    slice, with the targets of the window's own boxes (BoundingBox of the crop size); the
+    tf.data pipeline equals the NumPy reference."""
+    images, labels = lesion_arrays(count=6, box=(20, 20, 34, 40))
+    crop = (48, 48)
+    bb = BoundingBox(**{**SMALL, "image_shape": crop})
+    options = dict(max_shift=0, flip_lr=0.5, gain=0.0, offset=0.0, crop=crop, crop_step=8)
+    source = SliceBatches(images, labels, bb, batch_size=6, seed=3, **options)
+    dataset = make_dataset((images, labels), bb, batch_size=6, seed=3, **options)
+    seen = set()
+    for i, (x, y, w) in enumerate(dataset.take(3)):
+        xs, ys, ws = source.batch(i)
+        assert xs["dat"].shape == (6, 1, 48, 48, 4)
+        np.testing.assert_allclose(x["dat"].numpy(), xs["dat"], rtol=1e-6)
+        for key in ys:
+            np.testing.assert_array_equal(y[key].numpy(), ys[key])
+            np.testing.assert_array_equal(w[key].numpy(), ws[key])
+        rng = np.random.default_rng(np.random.SeedSequence([3, 1, i]))
+        xa, ya, params = augment_batch(images, labels, source.indices(i), rng, **options)
+        for b, (top, left) in enumerate(params["window"]):
+            seen.add((int(top), int(left)))
+            full = labels[source.indices(i)[b]]
+            full = full[:, ::-1] if params["flip_lr"][b] else full
+            np.testing.assert_array_equal(ya[b, 0, ..., 0], full[top:top + 48, left:left + 48])
+        decoded, _ = bb.convert_box_to_anc(ys)
+        truth, _, where = bb.find_boxes(ya)
+        for s_, boxes in enumerate(decoded):
+            if (where == s_).any():
+                assert np.allclose(boxes, truth[where == s_][0], atol=0.5)
+    assert len(seen) > 3
+    with pytest.raises(ValueError, match="crops are"):
+        SliceBatches(images, labels, BoundingBox(**SMALL), crop=crop)
+    with pytest.raises(ValueError, match="no crop"):
+        SliceBatches(images, labels, bb, augment=False, crop=crop, precompute_targets=True)
 
 
 def test_bad_arguments_raise():

@@ -13,10 +13,13 @@ keyed by output name. Per batch:
    image and label together (``augment=True``): left-right flip (p 0.5), up-down flip (p
    ``flip_ud``, default 0) and an integer shift of up to ``max_shift`` pixels per axis (the
    uncovered border is 0, as the skull-stripped background) in one copy per slice that moves
-   whole pixels (float16 x 4 = one uint64); then the box targets of the augmented labels with
-   the NumPy ``BoundingBox.convert_msk_to_box`` on the whole batch, so flipped or shifted
-   lesions get their moved boxes (about 4 ms per batch of 16: computing them per batch is as
-   fast as gathering precomputed ones, see ``benchmarks/bench_pipeline.py``);
+   whole pixels (float16 x 4 = one uint64); with ``crop=(h, w)`` a window of each slice
+   (random offsets, multiples of ``crop_step``: training on crops as the benchmarked
+   configuration does, with ``bb`` the ``BoundingBox`` of the window size); then the box
+   targets of the augmented labels with the NumPy ``BoundingBox.convert_msk_to_box`` on the
+   whole batch, so flipped, shifted or cropped lesions get their moved boxes (about 4 ms per
+   batch of 16: computing them per batch is as fast as gathering precomputed ones, see
+   ``benchmarks/bench_pipeline.py``);
 2. TensorFlow (one XLA kernel): float16 -> float32 and the per-contrast intensity jitter
    ``x * gain + offset`` inside the brain (``x != 0``), gain in ``1 +- gain``, offset in
    ``+- offset``, drawn in step 1.
@@ -37,7 +40,7 @@ inside a function or through ``model.fit``.
 
 import numpy as np
 
-__all__ = ["load_split", "augment_batch", "SliceBatches",
+__all__ = ["load_split", "crop_offsets", "take_windows", "augment_batch", "SliceBatches",
            "make_dataset"]
 
 
@@ -102,8 +105,34 @@ def _jitter_numpy(x, gains, offsets):
     return np.where(x != 0, x * g + o, x).astype(np.float32)
 
 
+def crop_offsets(rng, count, shape, crop, step=1):
+    """Random window positions: ``(top, left)`` int arrays (count,) for windows of ``crop``
+    (h, w) in slices of ``shape`` (H, W), each offset a multiple of ``step`` (e.g. the coarsest
+    pyramid stride, so that the window's anchor grids are the full slice's). ``rng`` None: the
+    centred window (rounded down to a multiple of ``step``)."""
+    (height, width), (crop_h, crop_w) = shape, crop
+    if not (0 < crop_h <= height and 0 < crop_w <= width):
+        raise ValueError(f"crop must fit in the {height} x {width} slices, got {crop}")
+    if not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"crop_step must be an integer >= 1, got {step!r}")
+    if rng is None:
+        top, left = ((height - crop_h) // 2 // step * step, (width - crop_w) // 2 // step * step)
+        return np.full(count, top), np.full(count, left)
+    return (rng.choice(np.arange(0, height - crop_h + 1, step), count),
+            rng.choice(np.arange(0, width - crop_w + 1, step), count))
+
+
+def take_windows(array, index, top, left, crop):
+    """``array[index[b], top[b]:top[b] + h, left[b]:left[b] + w]`` for every b, in one gather:
+    (N, H, W, ...) -> (B, h, w, ...)."""
+    crop_h, crop_w = crop
+    rows = (np.asarray(top)[:, None] + np.arange(crop_h))[:, :, None]
+    cols = (np.asarray(left)[:, None] + np.arange(crop_w))[:, None, :]
+    return array[np.asarray(index)[:, None, None], rows, cols]
+
+
 def augment_batch(images, labels, index, rng=None, max_shift=0, flip_lr=0.0, flip_ud=0.0,
-                  gain=0.0, offset=0.0, jitter=True):
+                  gain=0.0, offset=0.0, jitter=True, crop=None, crop_step=1):
     """Gather slices ``index`` and augment image and label together (NumPy).
 
     Args:
@@ -118,11 +147,15 @@ def augment_batch(images, labels, index, rng=None, max_shift=0, flip_lr=0.0, fli
         jitter: apply the intensity jitter here (float32 result); False returns the slices in
             the dtype of ``images`` and leaves the jitter to the caller (the tf.data pipeline
             does it in one XLA kernel).
+        crop: None, or (h, w): after flips and shift, each slice is cut to a window of that
+            size at offsets that are multiples of ``crop_step`` (``crop_offsets``; random with
+            ``rng``, centred without).
 
     Returns:
         x (B, 1, H, W, C) float32 (``images.dtype`` if not ``jitter``), y (B, 1, H, W, 1) in
-        the labels' dtype, and the parameters per slice ``{'flip_lr', 'flip_ud': bool (B,),
-        'shift': int (B, 2) (rows, cols), 'gain', 'offset': float32 (B, C)}``.
+        the labels' dtype ((h, w) instead of (H, W) with ``crop``), and the parameters per
+        slice ``{'flip_lr', 'flip_ud': bool (B,), 'shift': int (B, 2) (rows, cols), 'gain',
+        'offset': float32 (B, C), 'window': int (B, 2) (top, left) of the crop or 0}``.
     """
     images, labels, index = np.asarray(images), np.asarray(labels), np.asarray(index)
     count = len(index)
@@ -154,11 +187,17 @@ def augment_batch(images, labels, index, rng=None, max_shift=0, flip_lr=0.0, fli
             out[rows_to.stop:] = 0
             out[:, :cols_to.start] = 0
             out[:, cols_to.stop:] = 0
+    window = np.zeros((count, 2), int)
+    if crop is not None:
+        window[:, 0], window[:, 1] = crop_offsets(rng, count, (height, width), crop, crop_step)
+        every = np.arange(count)
+        x = take_windows(x[:, 0], every, window[:, 0], window[:, 1], crop)[:, None]
+        y = take_windows(y[:, 0], every, window[:, 0], window[:, 1], crop)[:, None]
     if jitter:
         x = (_jitter_numpy(x, gains, offsets) if on and (gain or offset)
              else x.astype(np.float32))
     return x, y, {"flip_lr": lr, "flip_ud": ud, "shift": shift, "gain": gains,
-                  "offset": offsets}
+                  "offset": offsets, "window": window}
 
 
 class SliceBatches:
@@ -173,32 +212,36 @@ class SliceBatches:
 
     def __init__(self, images, labels, bb, batch_size=16, augment=True, seed=0, shuffle=True,
                  max_shift=16, flip_lr=0.5, flip_ud=0.0, gain=0.1, offset=0.1, x_key="dat",
-                 precompute_targets=False):
+                 precompute_targets=False, crop=None, crop_step=1):
         images, labels = np.asarray(images), np.asarray(labels)
         if labels.ndim == 4 and labels.shape[-1] == 1:
             labels = labels[..., 0]
         if images.ndim != 4 or labels.shape != images.shape[:3]:
             raise ValueError(f"images must be (N, H, W, C) and labels (N, H, W) with the same "
                              f"N, H, W; got {images.shape} and {labels.shape}")
-        if tuple(images.shape[1:3]) != tuple(bb.params["image_shape"]):
-            raise ValueError(f"slices are {images.shape[1:3]} but bb.params['image_shape'] is "
+        out_shape = tuple(images.shape[1:3]) if crop is None else tuple(crop)
+        if out_shape != tuple(bb.params["image_shape"]):
+            what = "slices are" if crop is None else "crops are"
+            raise ValueError(f"{what} {out_shape} but bb.params['image_shape'] is "
                              f"{tuple(bb.params['image_shape'])}")
+        if crop is not None:
+            crop_offsets(None, 1, images.shape[1:3], crop, crop_step)   # checks crop, step
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.images, self.labels, self.bb = images, labels, bb
         self.batch_size, self.augment, self.seed, self.shuffle = batch_size, augment, seed, shuffle
         self.options = dict(max_shift=int(max_shift), flip_lr=flip_lr, flip_ud=flip_ud,
-                            gain=gain, offset=offset)
+                            gain=gain, offset=offset, crop=crop, crop_step=crop_step)
         self.x_key = x_key
         self._orders = {}
-        probe = bb.convert_msk_to_box(np.zeros((1, 1, *images.shape[1:3], 1), np.uint8))
+        probe = bb.convert_msk_to_box(np.zeros((1, 1, *out_shape, 1), np.uint8))
         self.keys = list(probe)                                   # seed order per level
         self.specs = {k: (v.shape[1:], v.dtype) for k, v in probe.items()}
         self.targets = None
         if precompute_targets:
-            if augment:
-                raise ValueError("precompute_targets=True needs augment=False (augmentation "
-                                 "moves the boxes, so their targets change per batch)")
+            if augment or crop is not None:
+                raise ValueError("precompute_targets=True needs augment=False and no crop "
+                                 "(both move the boxes, so their targets change per batch)")
             self.targets = self._all_targets()
 
     def _all_targets(self, chunk=64):
@@ -285,7 +328,10 @@ def make_dataset(client_or_arrays, bb, split="train", batch_size=16, augment=Tru
         batch_size: slices per batch.
         augment: flips, shifts and intensity jitter (see ``augment_batch``); options
             ``max_shift`` (16), ``flip_lr`` (0.5), ``flip_ud`` (0.0), ``gain`` (0.1),
-            ``offset`` (0.1) as keyword arguments.
+            ``offset`` (0.1) as keyword arguments. ``crop=(h, w)`` (and ``crop_step``) trains
+            on windows (random with ``augment``, centred without); ``bb`` must then be the
+            ``BoundingBox`` of the window size, e.g. ``configs.bounding_box(config,
+            image_shape=crop)``.
         seed: same seed, same batches (slices, augmentation) in the same order.
         msk: the label key of the client's ys (``'tumor'``).
         shuffle: a fresh permutation per epoch (False: slices in stored order).
@@ -312,13 +358,15 @@ def make_dataset(client_or_arrays, bb, split="train", batch_size=16, augment=Tru
         images, labels = load_split(client_or_arrays, split, msk)
         x_key = next(k for k, spec in client_or_arrays.configs["specs"]["xs"].items()
                      if spec.get("input", True))
-    unknown = set(augmentation) - {"max_shift", "flip_lr", "flip_ud", "gain", "offset"}
+    known = {"max_shift", "flip_lr", "flip_ud", "gain", "offset", "crop", "crop_step"}
+    unknown = set(augmentation) - known
     if unknown:
-        raise ValueError(f"unknown augmentation options {sorted(unknown)}; use max_shift, "
-                         f"flip_lr, flip_ud, gain, offset")
+        raise ValueError(f"unknown augmentation options {sorted(unknown)}; use "
+                         f"{', '.join(sorted(known))}")
     source = SliceBatches(images, labels, bb, batch_size, augment, seed, shuffle,
                           x_key=x_key, precompute_targets=precompute_targets, **augmentation)
-    height, width, channels = source.images.shape[1:]
+    height, width = source.bb.params["image_shape"]                   # of the crops, if any
+    channels = source.images.shape[-1]
     map_shapes = [(batch_size,) + source.specs[k][0] for k in source.keys]
     map_dtypes = [tf.float32 if not k.endswith("-msk") else tf.as_dtype(source.specs[k][1])
                   for k in source.keys]
