@@ -65,7 +65,7 @@ CPU_CONFIG = {
     "sampling": {"tumor": 0.7, "lbl-mip-00": 0.3},
     # random 176 x 176 windows of the 240 x 240 slices at offsets that are multiples of 16 (the
     # c4 stride, so the crop's anchor grids line up with the full image's): 0.54 of the pixels,
-    # 1.7x the slices per second (70 vs 39), and the whole network still predicts full slices
+    # 1.8x the slices per second (69-70 vs 38-39), and the same network predicts full slices
     "augment": {"flip_lr": 0.5, "crop": [176, 176]},
     # subjects of prepare('phantom/brats-mip') the benchmark trains and tests on: 106 train /
     # 22 valid / 22 test volumes. More training anatomy (60 subjects have 42 train volumes,
