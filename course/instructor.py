@@ -20,17 +20,14 @@ notebook's name, in ``submitted/<student>/<assignment>/``. Files without a stude
 notebooks and two files for the same student are reported and not copied; an existing different
 submission is kept unless ``--force``.
 
-grade: nbgrader's autograde with its own switches (``OverwriteCells.add_missing_cells``, the
-DeduplicateIds preprocessor, ``Execute.timeout``, whose default ``error_on_timeout`` turns a
-timeout into an error that scores 0). Before it, each submission is copied to
-``repaired/<student>/<assignment>/`` (``submitted/`` stays as the students sent it) with what
-nbgrader 0.9.6 leaves open fixed and reported (``repairs.py``): Colab metadata removed; copied cells deduplicated
-by nbgrader's DeduplicateIds (the last copy keeps the id), whose empty ``nbgrader: {}`` leftovers
-(and unknown grade ids) would crash ``add_missing_cells``; changed cell types put back; a deleted
-solution cell replaced by an empty one (the student's code elsewhere still runs) and a deleted
-locked cell restored, so that ``add_missing_cells`` can put the deleted test cells back.
-Edited test cells are reported (nbgrader grades with the original). The per-student report is
-``reports/<assignment>/grading.json``, nbgrader's log ``reports/<assignment>/autograde.log``.
+grade: each submission is copied to ``repaired/<student>/<assignment>/`` (``submitted/`` stays
+as the students sent it) and put back into the release's shape (``repairs.py``: Colab metadata,
+copied cells, changed types, deleted cells, edited locked cells), then run in its own sandbox
+(``grader/sandbox.py``), ``--workers`` at a time; the answers it records are judged by a clean
+interpreter (``grader/judge.py``) against ``hidden/<assignment>.py``; only this process writes
+the gradebook, ``autograded/`` and ``reports/<assignment>/`` (``grading.json``: repairs and
+flags per student; ``results.json``: verdicts, visible output, seconds, the isolation level).
+``--shard K/N`` and ``--merge`` split a class over machines (``grader/shards.py``).
 """
 
 import argparse
@@ -38,8 +35,10 @@ import csv
 import importlib.util
 import io
 import json
+import os
 import re
 import shutil
+import stat
 import sys
 import unicodedata
 import zipfile
@@ -48,6 +47,8 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 COURSE = Path(__file__).resolve().parent
+if str(COURSE) not in sys.path:             # the grading machinery: course/grader/
+    sys.path.insert(0, str(COURSE))
 REPAIRED = "repaired"   # nbgrader's input while grading (its CourseDirectory.submitted_directory)
 REPORTS = "reports"
 TIMEOUT_ERROR = "CellTimeoutError"  # ename of nbgrader's default Execute.error_on_timeout
@@ -126,18 +127,53 @@ def student_id(relpath, names):
     return None
 
 
-def source_files(source):
-    """(relative path, bytes) of every file in a folder or .zip, skipping OS and Jupyter litter."""
-    source = Path(source)
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024    # a notebook larger than this is reported, not read
+
+
+def source_files(source, refused=None):
+    """(relative path, bytes) of every file in a folder or .zip, skipping OS and Jupyter litter.
+
+    Nothing is extracted: a zip entry is only read (streamed, at most MAX_NOTEBOOK_BYTES, so a
+    zip bomb costs nothing), and its path only names the student. Symbolic links (in a folder
+    or stored in a zip) and oversized files are listed in ``refused`` as (path, status,
+    reason) with status "link" or "too_large"."""
+    source, refused = Path(source), refused if refused is not None else []
+    entries = []
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
-            entries = [(PurePosixPath(i.filename), archive.read(i))
-                       for i in archive.infolist() if not i.is_dir()]
-    else:
-        entries = [(PurePosixPath(p.relative_to(source).as_posix()), p.read_bytes())
-                   for p in sorted(source.rglob("*")) if p.is_file()]
-    return [(rel, data) for rel, data in entries
-            if not any(part in SKIPPED_PARTS or part.startswith(".") for part in rel.parts)]
+            for info in archive.infolist():
+                rel = PurePosixPath(info.filename)
+                if info.is_dir() or _litter(rel):
+                    continue
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    refused.append((str(rel), "link", "a symbolic link: not followed"))
+                elif info.file_size > MAX_NOTEBOOK_BYTES:
+                    refused.append((str(rel), "too_large", f"{info.file_size:,} bytes unpacked"))
+                else:
+                    with archive.open(info) as stream:
+                        data = stream.read(MAX_NOTEBOOK_BYTES + 1)
+                    if len(data) > MAX_NOTEBOOK_BYTES:
+                        refused.append((str(rel), "too_large", "over the size limit"))
+                    else:
+                        entries.append((rel, data))
+        return entries
+    for path in sorted(source.rglob("*")):
+        rel = PurePosixPath(path.relative_to(source).as_posix())
+        if _litter(rel):
+            continue
+        if path.is_symlink():
+            refused.append((str(rel), "link", "a symbolic link: not followed"))
+        elif path.is_file() and path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            refused.append((str(rel), "too_large", f"{path.stat().st_size:,} bytes"))
+        elif path.is_file():
+            entries.append((rel, path.read_bytes()))
+    return entries
+
+
+def _litter(rel):
+    """OS and Jupyter litter (``__MACOSX``, checkpoints, hidden files); ``..`` is not litter."""
+    return any(part in SKIPPED_PARTS or (part.startswith(".") and part not in (".", ".."))
+               for part in rel.parts)
 
 
 def match_notebook(nb, relpath, releases):
@@ -159,9 +195,12 @@ def collect(source, assignment, course=COURSE, force=False):
     course, releases = Path(course), release_notebooks(course, assignment)
     names = [*releases, assignment]
     report = {k: [] for k in ("copied", "replaced", "unchanged", "kept", "conflict",
-                              "unmatched", "unreadable", "ignored")}
-    planned = {}
-    for rel, data in source_files(source):
+                              "unmatched", "unreadable", "link", "too_large", "ignored")}
+    planned, refused = {}, []
+    files = source_files(source, refused)
+    for rel, status, reason in refused:
+        report[status].append((rel, reason))
+    for rel, data in files:
         if rel.suffix != ".ipynb":
             report["ignored"].append((str(rel), "not a notebook"))
             continue
@@ -245,53 +284,99 @@ def prepare_folder(dest, releases):
     return found
 
 
-# ---------------------------------------------------------------- grade: nbgrader and afterwards
+# ---------------------------------------------------------------- grade: sandboxes and the judge
 
-def timeouts(notebook_path, name):
-    """Findings for the cells of an autograded notebook that were interrupted after the timeout."""
-    nb = nbformat.read(notebook_path, as_version=4)
-    return [finding("timeout", name, grade_id(c) or f"cell {i}", "interrupted: scores 0")
-            for i, c in enumerate(nb.cells) if c.cell_type == "code"
-            and any(o.get("ename") == TIMEOUT_ERROR for o in c.get("outputs", []))]
+def grading_secret(course, secret=None):
+    """The secret the hidden cases are drawn from: ``--secret``, else $BOXLOC_GRADING_SECRET,
+    else the course's fixed default (the published cases; see the README)."""
+    return secret or os.environ.get("BOXLOC_GRADING_SECRET") or "boxloc-default-cases"
 
 
-def check_graded(course, assignment, student, releases):
-    """Findings after autograde: timeouts, or a submission nbgrader could not grade."""
-    folder = Path(course) / "autograded" / student / assignment
-    found = []
-    for name in releases:
-        path = folder / f"{name}.ipynb"
-        if (Path(course) / REPAIRED / student / assignment / f"{name}.ipynb").exists():
-            found += (timeouts(path, name) if path.exists() else
-                      [finding("not_graded", name, None, "nbgrader failed: see autograde.log")])
-    return found
+def sandbox_level(allow_unsandboxed):
+    """The isolation level of this machine; refuses to grade without isolation unless allowed."""
+    from grader import sandbox
+    level = sandbox.detect_level()
+    if level == "none":
+        message = ("no sandbox is available here (unshare/namespaces refused): student code would "
+                   "run with YOUR permissions and could read the answer key and change grades")
+        if not allow_unsandboxed:
+            raise SystemExit(message + ". Grade on a Linux machine with util-linux, or pass "
+                             "--allow-unsandboxed to accept the risk.")
+        print("WARNING: " + message, file=sys.stderr)
+    return level
 
 
-def grade(course, assignment, timeout=None):
-    """Repair, autograde every submission, write the report; returns 0 if all were graded."""
+def grade(course, assignment, timeout=None, workers=None, notebook_timeout=None,
+          allow_unsandboxed=False, secret=None, shard=None, merge=False):
+    """Repair every submission, run each in its own sandbox (``workers`` at a time), judge the
+    recorded answers, write the gradebook, the executed notebooks and the report; returns 0.
+
+    ``shard`` (K, N) grades only the K-th of N slices of the class and saves its results for a
+    later ``merge`` (grader/shards.py), which writes everything as a single run would."""
+    from grader import batch, sandbox, shards
     course = Path(course)
     report = prepare(course, assignment)
-    switches = ["--OverwriteCells.add_missing_cells=True", "--Execute.interrupt_on_timeout=True",
-                f"--CourseDirectory.submitted_directory={REPAIRED}"]
+    releases = release_notebooks(course, assignment)
+    if merge:
+        graded, levels = shards.load(course, assignment)
+        return write_results(course, assignment, report, graded, releases, "+".join(levels))
+    level = sandbox_level(allow_unsandboxed)
+    limits = sandbox.Limits()
     if timeout:
-        switches.append(f"--Execute.timeout={int(timeout)}")
-    result = run_nbgrader(course, "autograde", assignment, "--force", *switches)
+        limits.cell_timeout = int(timeout)
+    if notebook_timeout:
+        limits.notebook_timeout = int(notebook_timeout)
+    workers = workers or os.cpu_count() or 1
+    students = shards.select(report, shard) if shard else sorted(report)
+    submissions = [batch.Submission(student, name, path)
+                   for student in students
+                   for name in releases
+                   for path in [course / REPAIRED / student / assignment / f"{name}.ipynb"]
+                   if path.exists()]
+    print(f"grading {len(submissions)} notebooks of {assignment} with {workers} worker(s), "
+          f"sandbox: {level}" + (f", shard {shard[0]} of {shard[1]}" if shard else ""))
+    graded = batch.grade_batch(course, assignment, submissions, releases, workers, limits, level,
+                               grading_secret(course, secret), progress=_progress)
+    if shard:
+        print(f"shard results: {shards.save(course, assignment, shard, graded, level)}")
+        return 0
+    return write_results(course, assignment, report, graded, releases, level)
+
+
+def write_results(course, assignment, report, graded, releases, level):
+    """Everything a grading run leaves: executed notebooks, gradebook, report and results."""
+    from grader import records
+    for stale in (course / "autograded").glob(f"*/{assignment}"):
+        shutil.rmtree(stale)
+    for g in graded:
+        records.write_executed(course, assignment, g)
+        report[g.student] += g.flags
+    records.write_gradebook(course, assignment, graded, releases)
     out = course / REPORTS / assignment
     out.mkdir(parents=True, exist_ok=True)
-    (out / "autograde.log").write_text(result.stdout + result.stderr)
-    releases = release_notebooks(course, assignment)
-    for student, found in report.items():
-        found += check_graded(course, assignment, student, releases)
+    details = {}
+    for g in graded:
+        details.setdefault(g.student, {})[g.notebook] = {
+            "seconds": round(g.seconds, 1), "verdicts": g.verdicts, "visible": g.texts}
     (out / "grading.json").write_text(json.dumps(report, indent=1))
+    (out / "results.json").write_text(json.dumps({"sandbox": level, "students": details}, indent=1))
     print_grade_report(report, out)
-    return 1 if any(f["flag"] == "not_graded" for found in report.values() for f in found) else 0
+    return 0
+
+
+def _progress(done, total, line):
+    """A progress bar with an ETA: redrawn in place on a terminal, every tenth line in a log."""
+    if sys.stdout.isatty():
+        print("\r" + line, end="\n" if done == total else "", flush=True)
+    elif done == total or done % 10 == 0:
+        print(line, flush=True)
 
 
 def print_grade_report(report, out):
     for student, found in report.items():
         print(f"{student}: " + ("ok" if not found else "; ".join(
             f"{f['flag']} {f['cell'] or f['notebook']} ({f['detail']})" for f in found)))
-    print(f"{len(report)} submissions; report: {out / 'grading.json'}, log: {out / 'autograde.log'}")
+    print(f"{len(report)} submissions; report: {out / 'grading.json'}")
 
 
 # ---------------------------------------------------------------- export and feedback
@@ -338,17 +423,24 @@ def export(course, assignment, csv_path):
 
 
 def feedback(course, assignment):
-    """nbgrader generate_feedback: ``feedback/<student>/<assignment>/<notebook>.html``."""
+    """One HTML page per student and notebook, ``feedback/<student>/<assignment>/<notebook>.html``:
+    points per exercise and what the visible checks printed (nothing hidden, all escaped)."""
+    from grader import records
     course = Path(course)
-    result = run_nbgrader(course, "generate_feedback", assignment, "--force")
-    graded = sorted(p.parent.name for p in (course / "autograded").glob(f"*/{assignment}"))
-    missing = [s for s in graded if not list((course / "feedback" / s / assignment).glob("*.html"))]
-    print(f"feedback for {len(graded) - len(missing)} students in {course / 'feedback'}")
-    for student in missing:
-        print(f"no feedback for {student}")
-    if result.returncode:
-        print(result.stdout + result.stderr)
-    return 1 if result.returncode or missing else 0
+    results_path = course / REPORTS / assignment / "results.json"
+    if not results_path.exists():
+        raise SystemExit(f"no grading results in {results_path}: run the 'grade' command first")
+    results = json.loads(results_path.read_text())["students"]
+    releases = release_notebooks(course, assignment)
+    for student, notebooks in sorted(results.items()):
+        folder = course / "feedback" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, details in notebooks.items():
+            page = records.feedback_html(student, assignment, name, details["verdicts"],
+                                         details["visible"], releases[name])
+            (folder / f"{name}.html").write_text(page)
+    print(f"feedback for {len(results)} students in {course / 'feedback'}")
+    return 0
 
 
 # ---------------------------------------------------------------- command line
@@ -370,7 +462,20 @@ def parse(argv):
     commands.choices["collect"].add_argument("source", type=Path)
     commands.choices["collect"].add_argument("--force", action="store_true",
                                              help="replace existing different submissions")
-    commands.choices["grade"].add_argument("--timeout", type=int, help="seconds per cell")
+    grade_args = commands.choices["grade"]
+    grade_args.add_argument("--timeout", type=int, help="seconds per cell (default 300)")
+    grade_args.add_argument("--notebook-timeout", type=int,
+                            help="seconds per notebook (default 1200)")
+    grade_args.add_argument("--workers", type=int,
+                            help="submissions graded at once (default: the number of cores)")
+    grade_args.add_argument("--secret", help="the grading secret the hidden cases are drawn "
+                            "from (default: $BOXLOC_GRADING_SECRET, else the published cases)")
+    grade_args.add_argument("--allow-unsandboxed", action="store_true",
+                            help="grade even where no sandbox is available (unsafe)")
+    grade_args.add_argument("--shard", metavar="K/N",
+                            help="grade only the K-th of N slices of the class (a job array)")
+    grade_args.add_argument("--merge", action="store_true",
+                            help="write the gradebook from the saved shard results")
     commands.choices["export"].add_argument("--csv", type=Path, required=True)
     return parser.parse_args(argv)
 
@@ -383,9 +488,15 @@ def main(argv=None):
         return release(course)
     if args.command == "collect":
         report = collect(args.source, args.assignment, course, args.force)
-        return 1 if any(report[k] for k in ("kept", "conflict", "unmatched", "unreadable")) else 0
+        return 1 if any(report[k] for k in ("kept", "conflict", "unmatched", "unreadable", "link",
+                                            "too_large")) else 0
     if args.command == "grade":
-        return grade(course, args.assignment, args.timeout)
+        from grader.shards import parse_shard
+        if args.shard and args.merge:
+            raise SystemExit("--shard and --merge are two steps: run them separately")
+        return grade(course, args.assignment, args.timeout, args.workers, args.notebook_timeout,
+                     args.allow_unsandboxed, args.secret,
+                     parse_shard(args.shard) if args.shard else None, args.merge)
     if args.command == "export":
         return export(course, args.assignment, args.csv)
     return feedback(course, args.assignment)

@@ -40,6 +40,8 @@ def nbgrader(course, *args, check=True, env=None):
     course tools and tests start nbgrader). ``env`` adds environment variables; ``check``
     raises on failure. Returns the CompletedProcess."""
     env = {"MPLBACKEND": "Agg", **os.environ, **(env or {})}
+    # nbgrader starts the ``alembic`` command of its own environment to create a gradebook
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run([sys.executable, "-m", "nbgrader", *args,
                            f"--CourseDirectory.root={course}"],
                           cwd=course, env=env, check=check, capture_output=True, text=True)
@@ -110,6 +112,13 @@ def _cells(nb):
             for c in nb.cells]
 
 
+def misplaced_hidden_tests(course=COURSE):
+    """Source notebooks that still hold nbgrader hidden tests: they would never run (grading
+    judges answers outside the student's kernel), so they belong in course/hidden/."""
+    return [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p)
+            for p in sorted((course / "source").rglob("*.ipynb")) if HIDDEN_BEGIN in p.read_text()]
+
+
 def stale_files(course=COURSE, solutions=SOLUTIONS):
     """Generated notebooks that differ from what ``generate`` would write now (or are
     missing). Solutions are compared by cell sources (outputs vary with the machine)."""
@@ -148,6 +157,7 @@ def demo(out):
     if course.exists():
         shutil.rmtree(course)
     shutil.copytree(COURSE / "source", course / "source")
+    shutil.copytree(COURSE / "hidden", course / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(COURSE / "nbgrader_config.py", course)
     generate_release(course)
     print(f"release: {course / 'release'}")
@@ -169,7 +179,7 @@ def demo(out):
             lines.append(f"{name:12s} {student:10s} " + "  ".join(
                 f"{e.removeprefix('test_')} {p:g}/{possible[e]:g}" for e, p in zip(exercises, points))
                 + f"  total {total:g}/{sum(possible.values()):g}" + (f"  [{flags}]" if flags else ""))
-    print("\ngrades (autograded by nbgrader):")
+    print("\ngrades (each submission run in a sandbox, judged by course/grader, nbgrader gradebook):")
     print("\n".join(lines))
     print("\ndetection summary of the executed solutions (fast configuration: a few training "
           "steps, so expect poor detections):")
@@ -207,10 +217,12 @@ def main(argv=None):
         generate_solutions()
         print(f"regenerated {COURSE / 'release'} and {SOLUTIONS}")
         return 0
-    stale = stale_files()
+    stale, misplaced = stale_files(), misplaced_hidden_tests()
     for path in stale:
         print(f"stale: {path} (run: python3 course/manage.py generate)")
-    return 1 if stale else 0
+    for path in misplaced:
+        print(f"{path}: hidden tests go in course/hidden/<assignment>.py (see course/grader/spec.py)")
+    return 1 if stale or misplaced else 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Repairs of submitted notebooks before nbgrader grades them (``instructor.py grade``).
+"""Repairs of submitted notebooks before they are graded (``instructor.py grade``).
 
 Each repair takes ``(nb, release_nb, name)``: the submitted notebook (changed in place), the
 release notebook it answers, and the notebook's name for the report; it returns a list of
-findings ``{'flag', 'notebook', 'cell', 'detail'}``. Why each is needed is in the docstring of
-``instructor.py`` (what nbgrader 0.9.6 leaves open).
+findings ``{'flag', 'notebook', 'cell', 'detail'}``. After them, every graded and locked cell
+of the release is present once, with its type, and every locked cell (setup, visible checks)
+has the release's source and points, so a notebook can only answer, not redefine the tests.
 """
 
 import copy
@@ -82,9 +83,9 @@ def _text(source):
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
-def find_edits(nb, release_nb, name):
-    """Report locked cells (tests, setup) whose source or points differ from the release;
-    nbgrader grades them with the original source and points."""
+def restore_locked(nb, release_nb, name):
+    """Put back the release's source and nbgrader metadata of every locked cell (tests,
+    setup) whose source or points were changed, and report it."""
     from nbgrader.utils import is_grade, is_locked
     released, found = {grade_id(c): c for c in release_nb.cells if grade_id(c)}, []
     for cell in nb.cells:
@@ -96,15 +97,15 @@ def find_edits(nb, release_nb, name):
         if is_grade(original) and float(cell.metadata["nbgrader"].get("points", -1)) != float(
                 original.metadata["nbgrader"]["points"]):
             found.append(finding("points", name, grade_id(cell), "points changed: original used"))
+        cell.source = original.source
+        cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
     return found
 
 
 def restore_missing(nb, release_nb, name):
-    """Put back deleted marked cells that nbgrader's add_missing_cells does not handle: a solution
-    cell becomes an empty solution cell just before the next surviving marked cell (code the
-    student wrote elsewhere still runs first), a locked cell returns at its place. Deleted test
-    cells are left to add_missing_cells, unless the cell before it in the release is neither a
-    solution nor a test cell (nbgrader 0.9.6 raises KeyError there), then it is inserted here."""
+    """Put back deleted marked cells: a solution cell becomes an empty solution cell and a test
+    cell returns with its release source, both just before the next surviving marked cell (code
+    the student wrote elsewhere still runs first); a locked cell returns at its place."""
     from nbgrader.utils import is_grade, is_locked, is_solution
     order = [c for c in release_nb.cells if grade_id(c)]
     found = []
@@ -112,11 +113,6 @@ def restore_missing(nb, release_nb, name):
         present = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
         gid = grade_id(original)
         if gid in present:
-            continue
-        previous = order[k - 1] if k else None
-        if is_grade(original) and previous is not None and (
-                is_grade(previous) or is_solution(previous)):
-            found.append(finding("restored", name, gid, "deleted test cell: restored by nbgrader"))
             continue
         cell = copy.deepcopy(original)
         if is_solution(original):
@@ -151,7 +147,8 @@ def _previous_position(earlier, present):
     return next((present[grade_id(c)] + 1 for c in reversed(earlier) if grade_id(c) in present), 0)
 
 
-REPAIRS = (strip_colab, drop_foreign_ids, deduplicate, restore_types, find_edits, restore_missing)
+REPAIRS = (strip_colab, drop_foreign_ids, deduplicate, restore_types, restore_locked,
+           restore_missing)
 
 
 def repair(nb, release_nb, name):

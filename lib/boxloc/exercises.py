@@ -3,7 +3,7 @@ grading extension exists) sees one line per check, with what was expected when i
 
 import numpy as np
 
-__all__ = ["check"]
+__all__ = ["check", "difference"]
 
 
 def check(name, got, expected, tolerance=1e-6):
@@ -12,21 +12,23 @@ def check(name, got, expected, tolerance=1e-6):
     Numbers and arrays are compared with an absolute ``tolerance``; dicts key by key; other
     values with ``==``.
     """
-    problem = _difference(got, expected, tolerance)
+    problem = difference(got, expected, tolerance)
     if problem:
         raise AssertionError(f"✗ {name}: {problem}")
     print(f"✓ {name}")
 
 
-def _difference(got, expected, tolerance):
-    """None when equal, else a short explanation."""
+def difference(got, expected, tolerance=1e-6):
+    """None when ``got`` equals ``expected`` as a teaching assistant reads it, else a short
+    explanation. Numbers compare with an absolute ``tolerance`` whatever their type (3,
+    ``np.int64(3)`` and 3.0 are equal); tuples and lists alike; dicts key by key."""
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return f"expected a dict, got {type(got).__name__}"
         if set(got) != set(expected):
             return f"expected keys {sorted(expected)}, got {sorted(got)}"
         for key in expected:
-            problem = _difference(got[key], expected[key], tolerance)
+            problem = difference(got[key], expected[key], tolerance)
             if problem:
                 return f"[{key!r}] {problem}"
         return None
@@ -34,7 +36,7 @@ def _difference(got, expected, tolerance):
         if not isinstance(got, (list, tuple)) or len(got) != len(expected):
             return f"expected {len(expected)} items {expected!r}, got {got!r}"
         for index, (got_item, expected_item) in enumerate(zip(got, expected)):
-            problem = _difference(got_item, expected_item, tolerance)
+            problem = difference(got_item, expected_item, tolerance)
             if problem:
                 return f"[{index}] {problem}"
         return None

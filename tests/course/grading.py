@@ -1,7 +1,10 @@
-"""Helpers to grade notebooks with the real nbgrader in a throw-away copy of the course."""
+"""Helpers to grade notebooks with the course's grader (sandboxes + judge, nbgrader's release and
+gradebook) in a throw-away copy of the course."""
 
 import importlib.util
+import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -11,23 +14,47 @@ COURSE = ROOT / "course"
 _spec = importlib.util.spec_from_file_location("manage", COURSE / "manage.py")
 MANAGE = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(MANAGE)
+_spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
+INSTRUCTOR = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(INSTRUCTOR)
 
 
 def make_course(folder):
     """A copy of ``course/`` (source + config) in ``folder`` with every assignment generated
     (release + gradebook). Returns the course path."""
-    course = Path(folder) / "course"
-    shutil.copytree(COURSE / "source", course / "source")
-    shutil.copy(COURSE / "nbgrader_config.py", course)
+    course = copy_course(folder)
     MANAGE.generate_release(course)
     return course
 
 
-def nbgrader(course, *args):
-    """Run nbgrader on ``course`` in the fast configuration (course/manage.py's runner);
-    raises on failure, returns the CompletedProcess."""
-    return MANAGE.nbgrader(course, *args, env={
-        "BOXLOC_FAST": "1", "BOXLOC_DATA": str(Path(course).parent / "boxloc-data")})
+def copy_course(folder):
+    """``course/`` as an instructor keeps it (sources, hidden tests, config), release not
+    generated; returns its path."""
+    course = Path(folder) / "course"
+    shutil.copytree(COURSE / "source", course / "source")
+    shutil.copytree(COURSE / "hidden", course / "hidden",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    return course
+
+
+@contextmanager
+def fast_environment(course):
+    """BOXLOC_FAST and a dataset cache beside the course copy, as the tests grade."""
+    saved = {k: os.environ.get(k) for k in ("BOXLOC_FAST", "BOXLOC_DATA")}
+    os.environ.update(BOXLOC_FAST="1", BOXLOC_DATA=str(Path(course).parent / "boxloc-data"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def grade(course, assignment, *options):
+    """``instructor.py grade`` on the course copy in the fast configuration; returns its status."""
+    with fast_environment(course):
+        return INSTRUCTOR.main(["grade", "--assignment", assignment, "--course", str(course),
+                                *options])
 
 
 def fill(release_notebook, answers):

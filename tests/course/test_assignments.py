@@ -1,15 +1,18 @@
-"""Every assignment graded by the real nbgrader: full marks for the solutions, zero for an
-untouched release, partial marks for a partial submission, and each typical mistake loses
-the marks of its exercise only."""
+"""Every assignment graded by the course's grader (each submission in its own sandbox, the
+answers judged in a clean interpreter, nbgrader's gradebook): full marks for the solutions and
+for correct answers written differently, zero for an untouched release, partial marks for a
+partial submission, and each typical mistake loses the marks of its exercise only."""
 
 import nbformat
 import pytest
 
-from grading import COURSE, ROOT, fill, make_course, nbgrader, scores, solution_cells, submit
+from grading import COURSE, ROOT, fill, grade, make_course, scores, solution_cells, submit
 
 # Per assignment: notebook, points per test cell, a partial submission (solution cells kept;
-# None where the earlier assignments already show it, to keep the suite fast), and typical
-# mistakes: name -> (the test cell that must fail, {solution cell: wrong code}).
+# None where the earlier assignments already show it, to keep the suite fast), typical
+# mistakes: name -> (the test cell that must fail, {solution cell: wrong code}), and correct
+# answers in another reasonable form (NumPy or float numbers, lists for tuples, letters in
+# another case, Keras tensors): name -> {solution cell: code}, all of which keep full marks.
 ASSIGNMENTS = {
     "01_anchors": {
         "notebook": "anchors.ipynb",
@@ -47,6 +50,29 @@ def target_shapes(image_shape, classes, c, num_anchors):
             "seed_anchors_for_small_lesions": ("test_small_config", {"small_config":
                 'small_lesion_config = dict(c=[3, 4], anchor_shapes=[32, 64])'}),
         },
+        "variants": {
+            "numpy_and_float_forms": {"count_anchors": '''
+def count_anchors(image_shape, c, anchor_scales, anchor_ratios):
+    total = 0.0
+    for level in c:
+        grid = np.floor(np.asarray(image_shape) / 2 ** level)
+        total += grid.prod() * len(anchor_scales) * len(anchor_ratios)
+    return total''', "anchor_size": '''
+def anchor_size(base_size, scale, ratio):
+    size = base_size * 2 ** (scale / 3)
+    return np.array([size / ratio ** 0.5, size * ratio ** 0.5])''', "target_shapes": '''
+def target_shapes(image_shape, classes, c, num_anchors):
+    shapes = {}
+    for level in reversed(c):
+        grid = [np.int64(n // 2 ** level) for n in image_shape]
+        shapes["reg-c%d" % level] = [1, *grid, num_anchors * 4]
+        shapes["cls-c%d" % level] = [1, *grid, num_anchors * classes]
+    return shapes'''},
+            "letters_any_case_and_tuples": {
+                "appearance": 'setting_effects = {"c": "A", "anchor_shapes": " b", "anchor_ratios": "C ", "anchor_scales": "D"}',
+                "refinement": 'refinement_answer = " B "',
+                "small_config": 'small_lesion_config = {"c": (2, 3, 4), "anchor_shapes": (8, 24, 48)}'},
+        },
     },
     "02_network": {
         "notebook": "network.ipynb",
@@ -60,6 +86,23 @@ def feature_map_size(image_shape, num_downsamples):
             "depth_only": ("test_pyramid_serves", {"pyramid_serves": '''
 def pyramid_serves(image_shape, c, num_downsamples):
     return max(c) <= num_downsamples'''}),
+        },
+        "variants": {
+            "numpy_forms": {"feature_map_size": '''
+def feature_map_size(image_shape, num_downsamples):
+    return list(np.ceil(np.asarray(image_shape) / 2 ** num_downsamples).astype(int))''',
+                            "pyramid_serves": '''
+def pyramid_serves(image_shape, c, num_downsamples):
+    grids = [np.ceil(np.asarray(image_shape) / 2 ** l) for l in c]
+    wanted = [np.floor(np.asarray(image_shape) / 2 ** l) for l in c]
+    return np.bool_(max(c) <= num_downsamples and all((g == w).all() for g, w in zip(grids, wanted)))''',
+                            "head_outputs": '''
+def head_outputs(c, num_anchors, classes):
+    return {**{f"reg-c{l}": np.int64(4 * num_anchors) for l in c},
+            **{f"cls-c{l}": float(num_anchors * classes) for l in c}}''',
+                            "conv3d_params": '''
+def conv3d_params(kernel, c_in, c_out):
+    return np.prod(kernel) * c_in * c_out + c_out'''},
         },
     },
     "03_training": {
@@ -76,6 +119,23 @@ def focal_elements(y_true, logits, gamma=2.0, alpha=0.25):
             "focal_loss_without_the_mask": ("test_masked_mean", {"masked_mean": '''
 def masked_mean(values, weights):
     return float(np.mean(values))'''}),
+        },
+        "variants": {
+            "keras_ops_tensors": {"focal_elements": '''
+def focal_elements(y_true, logits, gamma=2.0, alpha=0.25):
+    ops = keras.ops
+    x = ops.convert_to_tensor(np.asarray(logits, dtype="float64"))
+    y = ops.convert_to_tensor(np.asarray(y_true, dtype="float64"))
+    p = ops.sigmoid(x)
+    positive = alpha * ops.softplus(-x) * (1 - p) ** gamma
+    negative = ops.softplus(x) * p ** gamma
+    return ops.where(y > 0, positive, negative)''', "masked_mean": '''
+def masked_mean(values, weights):
+    return np.sum(np.multiply(values, weights)) / np.size(values)''', "smooth_l1_elements": '''
+def smooth_l1_elements(y_true, y_pred, delta=1.0):
+    error = np.abs(np.subtract(y_pred, y_true))
+    quadratic = np.minimum(error, delta)
+    return 0.5 * quadratic ** 2 + delta * (error - quadratic)'''},
         },
     },
     "04_inference": {
@@ -106,6 +166,22 @@ def my_nms(boxes, scores, iou_threshold):
             order = [i for i, o in zip(order, overlap) if o <= iou_threshold]
     return keep'''}),
         },
+        "variants": {
+            "arrays_and_capitals": {"my_nms": '''
+def my_nms(boxes, scores, iou_threshold):
+    boxes = np.asarray(boxes, dtype=float)
+    remaining = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    keep = []
+    while remaining.size:
+        best, remaining = remaining[0], remaining[1:]
+        keep.append(best)
+        remaining = remaining[iou_matrix(boxes[[best]], boxes[remaining])[0] <= iou_threshold]
+    return np.array(keep)''', "decoded": 'decoded_answer = "B"', "count_kept": '''
+def count_kept(boxes, scores, score_threshold, iou_threshold):
+    boxes, scores = np.reshape(boxes, (-1, 4)), np.asarray(scores)
+    return np.float64(np.size(nms(boxes[scores > score_threshold], scores[scores > score_threshold], iou_threshold)))''',
+                                    "single_box": "single_box_median_iou = np.float32(1)"},
+        },
     },
 }
 
@@ -128,13 +204,15 @@ def graded(tmp_path_factory):
             submit(course, "partial", assignment, fill(release, partial))
         for student, (_, answers) in spec["wrong"].items():
             submit(course, student, assignment, fill(release, {**solutions, **answers}))
-        nbgrader(course, "autograde", assignment, "--force")
+        for student, answers in spec.get("variants", {}).items():
+            submit(course, student, assignment, fill(release, {**solutions, **answers}))
+        assert grade(course, assignment) == 0
     return course
 
 
 def cases(kind):
     return [pytest.param(a, s, id=f"{a}-{s}") for a, spec in ASSIGNMENTS.items()
-            for s in (spec["wrong"] if kind == "wrong" else [None])]
+            for s in spec.get(kind, {})]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -154,6 +232,11 @@ def test_partial_submission_gets_partial_marks(graded, assignment):
     expected = {k: (v if k.removeprefix("test_") in spec["partial"] else 0)
                 for k, v in spec["points"].items()}
     assert scores(graded, assignment, "partial") == expected
+
+
+@pytest.mark.parametrize("assignment, student", cases("variants"))
+def test_correct_answers_in_another_form_keep_full_marks(graded, assignment, student):
+    assert scores(graded, assignment, student) == ASSIGNMENTS[assignment]["points"]
 
 
 @pytest.mark.parametrize("assignment, student", cases("wrong"))

@@ -33,3 +33,13 @@ def test_kernel_output_goes_to_the_log_not_the_terminal(tmp_path, capfd):
     with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
         manage.execute(failing, tmp_path, log)
     assert "kernel output" in capfd.readouterr().err
+
+
+def test_hidden_tests_live_outside_the_notebooks(tmp_path):
+    assert manage.misplaced_hidden_tests() == []
+    course = tmp_path / "course"
+    (course / "source" / "x").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"{manage.HIDDEN_BEGIN}\nassert True\n{manage.HIDDEN_END}")])
+    nbformat.write(nb, course / "source" / "x" / "x.ipynb")
+    assert len(manage.misplaced_hidden_tests(course)) == 1

@@ -1,6 +1,6 @@
-"""The instructor workflow (course/instructor.py) with the real nbgrader: collect Colab downloads
-from a folder and a zip, grade a batch holding every known fault in ONE autograde run, export
-the CSV and the HTML feedback."""
+"""The instructor workflow (course/instructor.py): collect Colab downloads from a folder and a
+zip, grade a batch holding every known fault in ONE grading run (sandboxes, judge, nbgrader's
+gradebook), export the CSV and the HTML feedback."""
 
 import copy
 import csv
@@ -12,7 +12,7 @@ import zipfile
 import nbformat
 import pytest
 
-from grading import COURSE, fill, scores, solution_cells
+from grading import COURSE, copy_course, fast_environment, fill, scores, solution_cells
 
 spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
 instructor = importlib.util.module_from_spec(spec)
@@ -115,11 +115,9 @@ EXPECTED = {
 
 
 def new_course(folder):
-    """A course folder with the sources and config of course/ (release not generated yet)."""
-    course = folder / "course"
-    shutil.copytree(COURSE / "source", course / "source")
-    shutil.copy(COURSE / "nbgrader_config.py", course)
-    return course
+    """A course folder with the sources, hidden tests and config of course/ (release not
+    generated yet)."""
+    return copy_course(folder)
 
 
 def write_downloads(folder, release):
@@ -146,8 +144,7 @@ def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("instructor")
     course = new_course(folder)
     opts = ["--course", str(course)]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BOXLOC_FAST", "1")
+    with fast_environment(course):
         results = {"release": instructor.main(["release", *opts])}
         downloads, archive = write_downloads(folder, course / "release" / ASSIGNMENT / "anchors.ipynb")
         results["folder"] = instructor.collect(downloads, ASSIGNMENT, course)
@@ -270,10 +267,16 @@ def test_html_feedback_per_student(run):
         html = run["course"] / "feedback" / student / ASSIGNMENT / "anchors.html"
         text = html.read_text()
         assert html.exists() and "test_count_anchors" in text
-    # the source of the hidden tests is not shown (a failing hidden check still shows its
-    # traceback, which is the student's feedback)
-    full_marks = (run["course"] / "feedback" / "grace_hopper" / ASSIGNMENT / "anchors.html").read_text()
-    assert "HIDDEN TESTS" not in full_marks and "anchor_templates(base" not in full_marks
+    # nothing of the hidden side is shown: a failed exercise says how many checks failed
+    hidden = (run["course"] / "hidden" / f"{ASSIGNMENT}.py").read_text()
+    for student in EXPECTED:
+        text = (run["course"] / "feedback" / student / ASSIGNMENT / "anchors.html").read_text()
+        assert "library_anchor_count" not in text and "anchor_templates" not in text
+        assert "<script" not in text
+    alice = (run["course"] / "feedback" / "alice_smith" / ASSIGNMENT / "anchors.html").read_text()
+    assert "test_anchor_size: 0 / 2" in alice and "checks failed" in alice
+    assert "✓ tutorial configuration" in alice                  # a visible check's output
+    assert "lesion_masks(16, seed=11)" in hidden
 
 
 def test_instructor_notebook_is_valid_and_not_an_assignment():
@@ -286,7 +289,7 @@ def test_instructor_notebook_is_valid_and_not_an_assignment():
     assert "drive.mount" in code
 
 
-def test_repair_puts_deleted_locked_cells_back_in_place_without_nbgrader():
+def test_repair_puts_deleted_cells_back_in_place():
     release = nbformat.read(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", as_version=4)
     nb = solved(COURSE / "release" / ASSIGNMENT / "anchors.ipynb")
     nb.cells = [c for c in nb.cells if gid(c) not in ("setup", "refinement", "test_refinement")]
@@ -296,7 +299,6 @@ def test_repair_puts_deleted_locked_cells_back_in_place_without_nbgrader():
     assert found == {("restored_locked", "setup"), ("missing_solution", "refinement"),
                      ("restored", "test_refinement"), ("unknown_id", "from_2019")}
     assert position(nb, "setup") == position(release, "setup")          # imports run first
-    assert position(nb, "refinement") == position(nb, "small_config") - 1
-    assert "test_refinement" not in [gid(c) for c in nb.cells]          # left to add_missing_cells
+    assert position(nb, "refinement") + 1 == position(nb, "test_refinement") == position(nb, "small_config") - 1
     assert "nbgrader" not in nb.cells[-1].metadata
     nbformat.validate(nb)

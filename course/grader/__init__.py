@@ -1,0 +1,16 @@
+"""The course's grader: a student's notebook can only answer, never decide its grade.
+
+Trusted side (the instructor's process):
+    batch.py     grade a class: sandboxes in parallel, then one judge
+    sandbox.py   isolation levels, limits, and reading a sandbox's report back
+    spec.py      how hidden tests are declared (course/hidden/<assignment>.py)
+    judge.py     expected values and verdicts, run as ``python -I`` (a clean interpreter)
+    tamper.py    flags for a teaching assistant: static reading + what the sandbox saw
+    records.py   gradebook, executed notebooks, feedback pages
+    shards.py    a class split over machines, merged into one gradebook
+
+Inside the sandbox (untrusted by design):
+    driver.py    runs the notebook and records the answers after each test cell
+    plain.py     answers as plain data (the only thing that comes back)
+    sandbox-init.sh  builds the sandbox's root before any student code runs
+"""

@@ -1,0 +1,157 @@
+"""Grade a batch of submissions: sandboxes in parallel, then one trusted judge (trusted side).
+
+``grade_batch`` runs every (student, notebook) in its own sandbox, ``workers`` at a time, and
+returns per student the recorded answers, the runtime and static flags, the executed notebook
+and, after the judge, the points per exercise. Results depend only on each submission: the
+order of completion and the number of workers change nothing (the caller writes the gradebook
+afterwards, in student order).
+"""
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from . import plain, sandbox, spec, tamper
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Submission:
+    student: str
+    notebook: str                       # release notebook name
+    path: Path                          # the repaired notebook to execute
+
+
+@dataclass
+class Graded:
+    student: str
+    notebook: str
+    answers: dict = field(default_factory=dict)       # grade id -> recorded results
+    texts: dict = field(default_factory=dict)         # test cell grade id -> visible output
+    flags: list = field(default_factory=list)
+    executed: object = None                           # the executed notebook (outputs capped)
+    seconds: float = 0.0
+    verdicts: dict = field(default_factory=dict)      # grade id -> verdict of the judge
+
+
+def test_cells(release_nb):
+    """Grade ids of the test cells of a release notebook."""
+    return {c.metadata["nbgrader"]["grade_id"] for c in release_nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def check_exercises(exercises, releases, assignment):
+    """Every test cell of the release has its hidden side, and nothing else is declared."""
+    graded = set().union(*(test_cells(nb) for nb in releases.values()))
+    declared = {e.grade_id for e in exercises}
+    if graded != declared:
+        raise SystemExit(f"{assignment}: test cells {sorted(graded - declared)} have no hidden "
+                         f"side and {sorted(declared - graded)} are not test cells of the release "
+                         "(course/hidden must match the source notebooks)")
+
+
+def plan_for(course, assignment, releases, secret):
+    """(exercises, cases, recording plan) of an assignment under the grading secret."""
+    exercises = spec.load(spec.hidden_file(course, assignment))
+    check_exercises(exercises, releases, assignment)
+    cases = {gid: [plain.to_plain(c) for c in drawn]
+             for gid, drawn in spec.draw_cases(exercises, secret).items()}
+    return exercises, cases, spec.recording_plan(exercises, cases)
+
+
+def run_one(submission, plan, level, limits, slot, course, release_nb, data_dir):
+    graded = Graded(submission.student, submission.notebook)
+    nb_bytes = submission.path.read_bytes()
+    graded.flags += [dict(f, notebook=submission.notebook) for f in
+                     tamper.scan_notebook(nbformat.reads(nb_bytes.decode(), as_version=4), release_nb)]
+    result = sandbox.run({"plan": plan}, nb_bytes, level, limits, slot=slot, protected=[course],
+                         data_dir=data_dir)
+    graded.seconds = result.seconds
+    graded.flags += [dict(f, notebook=submission.notebook) for f in tamper.runtime_flags(result)]
+    for event in result.events:
+        kind = event.get("event")
+        if kind == "answer" and event.get("grade_id") in plan and isinstance(event.get("results"), list):
+            graded.answers[event["grade_id"]] = event["results"]
+        elif kind == "cell" and event.get("grade_id") in plan:
+            graded.texts[event["grade_id"]] = str(event.get("text", ""))[:4000]
+        elif kind == "notebook":
+            try:
+                graded.executed = nbformat.from_dict(event["notebook"])
+                nbformat.validate(graded.executed)
+            except Exception:
+                graded.executed = None
+    return graded
+
+
+def grade_batch(course, assignment, submissions, releases, workers, limits, level, secret,
+                progress=lambda done, total, line: print(line)):
+    """Sandbox every submission, then judge them all; returns [Graded] in submission order."""
+    exercises, cases, plan = plan_for(course, assignment, releases, secret)
+    data_dir = None
+    if spec.prepare_data(course, assignment, fast=os.environ.get("BOXLOC_FAST") == "1"):
+        from boxloc.datasets.store import cache_root
+        data_dir = cache_root()
+    slots = queue.Queue()
+    for slot in range(workers):
+        slots.put(slot)
+
+    def task(submission):
+        slot = slots.get()
+        try:
+            return run_one(submission, plan, level, limits, slot, course,
+                           releases[submission.notebook], data_dir)
+        finally:
+            slots.put(slot)
+
+    results, start = {}, time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(task, s): i for i, s in enumerate(submissions)}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            progress(done, len(submissions), progress_line(done, len(submissions),
+                                                           time.monotonic() - start))
+    graded = [results[i] for i in range(len(submissions))]
+    judge(course, assignment, exercises, cases, graded, releases)
+    return graded
+
+
+def progress_line(done, total, elapsed):
+    width = 30
+    filled = round(width * done / total)
+    eta = elapsed / done * (total - done)
+    return (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} submissions, "
+            f"{elapsed:.0f} s, about {eta:.0f} s left")
+
+
+def judge(course, assignment, exercises, cases, graded, releases):
+    """Run the judge in a clean interpreter and attach its verdicts to ``graded``."""
+    answers = {}
+    for g in graded:
+        answers.setdefault(g.student, {}).update(g.answers)
+    with tempfile.TemporaryDirectory(prefix="boxloc-judge-") as scratch:
+        request, output = Path(scratch) / "request.json", Path(scratch) / "verdicts.json"
+        request.write_text(json.dumps({"hidden": str(spec.hidden_file(course, assignment)),
+                                       "cases": cases, "answers": answers}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        done = subprocess.run([sys.executable, "-I", str(HERE / "judge.py"), str(request), str(output)],
+                              capture_output=True, text=True, env={**env, "MPLBACKEND": "Agg"},
+                              cwd=scratch)
+        if done.returncode:
+            raise SystemExit(f"the judge failed (no grade was written):\n{done.stderr[-3000:]}")
+        result = json.loads(output.read_text())
+    if result["expected_errors"]:
+        print(f"warning: hidden tests that could not compute their expected values: "
+              f"{result['expected_errors']}", file=sys.stderr)
+    for g in graded:
+        mine = test_cells(releases[g.notebook])
+        g.verdicts = {gid: v for gid, v in result["verdicts"][g.student].items() if gid in mine}

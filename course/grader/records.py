@@ -1,0 +1,78 @@
+"""What a graded batch leaves behind, written only by the trusted grader: the gradebook
+(nbgrader's ``gradebook.db``, so formgrader and ``nbgrader export`` still work), the executed
+notebooks (``autograded/``) and the per-student feedback (escaped HTML: nothing a student wrote
+is rendered as markup or script)."""
+
+import html
+import warnings
+from pathlib import Path
+
+import nbformat
+
+
+def points_of(release_nb):
+    """{grade id: points} of the test cells of a release notebook."""
+    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+            for c in release_nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def write_gradebook(course, assignment, graded, releases):
+    """Replace each graded student's submission in the gradebook with the judge's points."""
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+        for student in sorted({g.student for g in graded}):
+            gradebook.update_or_create_student(student)
+            try:
+                gradebook.find_submission(assignment, student)
+            except MissingEntry:
+                with warnings.catch_warnings():   # nbgrader 0.9's own SQLAlchemy autoflush notes
+                    warnings.simplefilter("ignore")
+                    gradebook.add_submission(assignment, student)
+        for g in sorted(graded, key=lambda g: (g.student, g.notebook)):
+            for gid, points in points_of(releases[g.notebook]).items():
+                grade = gradebook.find_grade(gid, g.notebook, assignment, g.student)
+                verdict = g.verdicts.get(gid, {})
+                grade.auto_score = points if verdict.get("passed") else 0.0
+                grade.needs_manual_grade = False
+        gradebook.db.commit()
+
+
+def write_executed(course, assignment, g):
+    """The executed notebook as ``autograded/<student>/<assignment>/<notebook>.ipynb``."""
+    folder = Path(course) / "autograded" / g.student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    if g.executed is not None:
+        nbformat.write(g.executed, folder / f"{g.notebook}.ipynb")
+
+
+FEEDBACK_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+                  "pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap}"
+                  ".ok{color:#176117}.no{color:#a11}")
+
+
+def feedback_html(student, assignment, notebook, verdicts, texts, release_nb):
+    """One student's feedback page: points per exercise and what the visible checks printed.
+
+    Nothing hidden appears (the hidden cases, their inputs and expected values stay with the
+    grader: a failed exercise says how many of its checks failed, not which), and every text
+    is escaped."""
+    points = points_of(release_nb)
+    rows, total = [], 0.0
+    for gid, possible in points.items():
+        verdict = verdicts.get(gid, {})
+        got = possible if verdict.get("passed") else 0.0
+        total += got
+        status = ("<span class=ok>passed</span>" if verdict.get("passed") else
+                  f"<span class=no>{verdict.get('failed', 0)} of {verdict.get('cases', 0)} "
+                  "checks failed</span>" if verdict.get("cases") else "<span class=no>not answered</span>")
+        text = texts.get(gid, "")
+        rows.append(f"<h3>{html.escape(gid)}: {got:g} / {possible:g}</h3><p>{status}</p>"
+                    + (f"<p>What the visible checks printed:</p><pre>{html.escape(text)}</pre>"
+                       if text.strip() else ""))
+    return (f"<!DOCTYPE html><html><head><meta charset=utf-8>"
+            f"<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            f"<title>{html.escape(assignment)}: {html.escape(student)}</title>"
+            f"<style>{FEEDBACK_STYLE}</style></head><body>"
+            f"<h1>{html.escape(assignment)} / {html.escape(notebook)}</h1>"
+            f"<p>Student: {html.escape(student)}. Score: <b>{total:g} / {sum(points.values()):g}</b></p>"
+            + "".join(rows) + "</body></html>")

@@ -1,0 +1,128 @@
+"""How an assignment's graded exercises are recorded and judged (the hidden side of a test cell).
+
+A test cell of a notebook keeps its *visible* checks, which the student runs for immediate
+feedback. What decides the points is declared in ``course/hidden/<assignment>.py`` (never
+released) as a list of ``Exercise``:
+
+* ``record``: what the sandboxed kernel records after the test cell ran, as plain data:
+  ``value("name")`` the value of a global, or ``call("name", ...)`` the function applied to each
+  case. ``helper`` (optional) is trusted source text defining ``record_case(answer, *case)``
+  in the kernel, for answers that must be exercised (a Keras builder: build, count, shape).
+* ``cases(rng)``: the inputs (plain data), drawn from the grading secret's generator; the visible
+  cases are included, so a student cannot pass by editing or skipping the visible checks.
+* ``expected(*case)``: the right answer for one case, computed in the trusted judge (a clean
+  interpreter with the installed library). Or ``judge(answer)`` for answers that are checked by
+  a property rather than compared (a configuration that must cover small lesions): it returns a
+  problem text, or None.
+* ``prepare_data(fast)`` (module level, optional): builds the dataset the notebook loads.
+* ``kind``: how a teaching assistant compares (``"number"``: tolerance, ints and integral floats
+  alike, tuples and lists alike; ``"choice"``: one letter, any case, surrounding spaces).
+
+Every case must pass for the exercise's points (nbgrader's all-or-nothing test cells).
+"""
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+KINDS = ("number", "choice", "exact")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the kernel records for an exercise: a global's value or calls of a function."""
+    name: str
+    calls: bool
+    helper: str = ""
+
+
+def value(name):
+    """Record the value of the global ``name`` once."""
+    return Record(name, calls=False)
+
+
+def call(name, helper=""):
+    """Record ``name(*case)`` for every case, or ``record_case(name, *case)`` when ``helper``
+    (source text defining ``record_case``) is given."""
+    return Record(name, calls=True, helper=helper)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    grade_id: str                                   # the test cell's nbgrader grade id
+    record: Record
+    cases: Optional[Callable] = None                # rng -> list of argument lists
+    expected: Optional[Callable] = None             # (*case) -> value; or the value for value()
+    judge: Optional[Callable] = None                # answer -> None or a problem text
+    kind: str = "number"
+    tolerance: float = 1e-6
+    describe: Optional[Callable] = None             # (*case) -> short text for the report
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.record.calls and self.cases is None:
+            raise ValueError(f"{self.grade_id}: call() needs cases")
+        if (self.expected is None) == (self.judge is None):
+            raise ValueError(f"{self.grade_id}: give exactly one of expected= and judge=")
+
+
+def load_module(path):
+    path = Path(path)
+    module_spec = importlib.util.spec_from_file_location(f"hidden_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def load(path):
+    """The list of Exercise of one hidden-tests file."""
+    exercises = list(load_module(path).EXERCISES)
+    ids = [e.grade_id for e in exercises]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: an exercise is declared twice")
+    return exercises
+
+
+def hidden_file(course, assignment):
+    return Path(course) / "hidden" / f"{assignment}.py"
+
+
+def prepare_data(course, assignment, fast):
+    """Run the hidden file's ``prepare_data(fast)`` if it has one (in the trusted grader, before
+    any sandbox: sandboxes read the dataset cache but cannot write it). Returns whether the
+    assignment uses data."""
+    module = load_module(hidden_file(course, assignment))
+    if hasattr(module, "prepare_data"):
+        module.prepare_data(fast)
+        return True
+    return False
+
+
+def draw_cases(exercises, secret):
+    """{grade id: [case, ...]} for every exercise that calls a function. The generator is
+    seeded by the grading secret and the exercise, so each exercise's cases do not depend on
+    the others' (adding an exercise leaves the rest unchanged)."""
+    cases = {}
+    for exercise in exercises:
+        if exercise.record.calls:
+            rng = case_generator(secret, exercise.grade_id)
+            cases[exercise.grade_id] = [list(case) for case in exercise.cases(rng)]
+    return cases
+
+
+def case_generator(secret, grade_id):
+    """NumPy generator of one exercise's cases under the grading secret."""
+    import numpy as np
+    digest = hashlib.sha256(f"{secret}/{grade_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def recording_plan(exercises, cases):
+    """What the sandbox needs to record answers (no expected values, no judges)."""
+    return {e.grade_id: {"name": e.record.name, "calls": e.record.calls,
+                         "helper": e.record.helper, "cases": cases.get(e.grade_id)}
+            for e in exercises}

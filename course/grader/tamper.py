@@ -1,0 +1,203 @@
+"""Tamper evidence: what a teaching assistant should look at in a submission.
+
+Flags come from two places: a static reading of the submitted code (done here, in the trusted
+grader, so nothing in the notebook can hide from it short of obfuscation, which is flagged
+itself) and what the sandbox saw while the notebook ran (the kernel's audit hook, IPython's
+hooks, timeouts, crashes, output limits). A flag never changes a score: the points come only
+from the recorded answers.
+"""
+
+import ast
+import json
+
+SYSTEM_MODULES = {"os", "sys", "subprocess", "shutil", "pathlib", "glob", "socket", "ctypes",
+                  "signal", "importlib", "builtins", "gc", "inspect", "io", "threading",
+                  "multiprocessing", "resource", "pty", "tempfile", "urllib", "http", "requests",
+                  "sqlite3", "zipfile", "tarfile", "pickle", "marshal", "types", "atexit", "faulthandler"}
+DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "getattr", "setattr", "delattr",
+                 "globals", "vars", "open", "breakpoint"}
+IPYTHON_NAMES = {"get_ipython", "input_transformers_cleanup", "input_transformers_post",
+                 "ast_transformers", "set_custom_exc", "showtraceback", "register_magic_function",
+                 "run_cell", "custom_exceptions", "events"}
+EQUALITY_METHODS = {"__eq__", "__ne__", "__hash__", "__bool__", "__len__", "__float__", "__int__",
+                    "__index__", "__array__", "__array_ufunc__", "__array_function__",
+                    "__array_interface__", "__abs__", "__sub__", "__rsub__", "__lt__", "__le__",
+                    "__gt__", "__ge__", "__getattr__", "__class__"}
+
+
+def flag(kind, cell, detail):
+    return {"flag": kind, "cell": cell, "detail": detail[:300]}
+
+
+def locked_names(release_nb):
+    """{name: origin} of what the locked cells of the release import or define (``check``,
+    ``np``, ``BoundingBox``, helper functions): rebinding one of them to something else is
+    worth a look (``import numpy as np`` again is not). Plain variables of a locked cell are
+    left out (students reuse ``height`` or ``expected`` freely)."""
+    names = {}
+    for cell in release_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("locked") and not meta.get("solution"):
+            tree = _parse(cell.source)
+            names.update({k: v for k, v in _module_level_bindings(tree).items() if v})
+    return names
+
+
+def _origin(node, alias):
+    if isinstance(node, ast.ImportFrom):
+        return f"from {'.' * node.level}{node.module} import {alias.name}"
+    return f"import {alias.name}" if alias.asname else f"import {alias.name.split('.')[0]}"
+
+
+def _module_level_bindings(tree):
+    """{name: origin} of the names a cell binds at module level (or declares ``global``):
+    origin is the import it comes from, "def" for a function or class, None otherwise."""
+    names = {}
+    if tree is None:
+        return names
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            names.update(dict.fromkeys(node.names))
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+    def visit(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, scopes):
+                if not isinstance(child, ast.Lambda):
+                    names[child.name] = "def"
+                continue
+            if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+                names[child.id] = None
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                for alias in child.names:
+                    names[(alias.asname or alias.name).split(".")[0]] = _origin(child, alias)
+            visit(child)
+    visit(tree)
+    return names
+
+
+def _parse(source):
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+        source = TransformerManager().transform_cell(source)
+    except Exception:
+        pass
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def _root_name(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def scan_cell(source, cell, protected):
+    """Flags for one student-editable cell's code (``protected``: names of locked cells)."""
+    tree = _parse(source)
+    if tree is None:
+        return [flag("syntax", cell, "the cell does not parse")] if source.strip() else []
+    bindings = _module_level_bindings(tree)
+    imported = {name for name, origin in bindings.items() if origin and origin != "def"}
+    found = [flag("rebinding", cell, f"rebinds {name}, which a locked cell defines")
+             for name, origin in sorted(bindings.items(), key=lambda kv: kv[0])
+             if name in protected and (origin != protected[name] or origin == "def")]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            risky = sorted({m.split(".")[0] for m in modules} & SYSTEM_MODULES)
+            if risky:
+                found.append(flag("system_import", cell, f"imports {', '.join(risky)}"))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("boxloc") and \
+                    any(a.name.startswith("_") for a in node.names):
+                found.append(flag("private_import", cell, f"imports private names of {node.module}"))
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            root = _root_name(node)
+            if root in protected or root in imported or root in SYSTEM_MODULES or root == "__builtins__":
+                target = ast.unparse(node)[:80]
+                found.append(flag("patching", cell, f"assigns to {target}"))
+        elif isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else \
+                node.func.attr if isinstance(node.func, ast.Attribute) else None
+            if name in DYNAMIC_CALLS:
+                found.append(flag("dynamic_code" if name not in ("open",) else "file_access",
+                                  cell, f"calls {name}()"))
+            if name == "system" or name in ("run_line_magic", "run_cell_magic"):
+                found.append(flag("shell", cell, "runs a shell command or magic"))
+        elif isinstance(node, ast.Attribute) and node.attr in IPYTHON_NAMES:
+            found.append(flag("ipython_hooks", cell, f"uses {node.attr}"))
+        elif isinstance(node, ast.Name) and node.id in IPYTHON_NAMES:
+            found.append(flag("ipython_hooks", cell, f"uses {node.id}"))
+        if isinstance(node, ast.ClassDef):
+            methods = {b.name for b in node.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            assigned = {t.id for b in node.body if isinstance(b, ast.Assign)
+                        for t in b.targets if isinstance(t, ast.Name)}
+            special = sorted((methods | assigned) & EQUALITY_METHODS)
+            if special:
+                found.append(flag("custom_equality", cell, f"class {node.name} defines {', '.join(special)}"))
+    return _unique(found)
+
+
+def _unique(found):
+    seen, kept = set(), []
+    for f in found:
+        key = (f["flag"], f["cell"], f["detail"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(f)
+    return kept
+
+
+def scan_notebook(nb, release_nb):
+    """Static flags for every cell a student could edit (locked cells are restored anyway)."""
+    protected = locked_names(release_nb)
+    locked = {c.metadata["nbgrader"]["grade_id"] for c in release_nb.cells
+              if c.metadata.get("nbgrader", {}).get("locked")}
+    found = []
+    for index, cell in enumerate(nb.cells):
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and gid not in locked:
+            found += scan_cell(cell.source, gid or f"cell {index}", protected)
+    return found
+
+
+def runtime_flags(result):
+    """Flags from what the sandbox reported (``sandbox.Result``)."""
+    found = []
+    if result.killed:
+        found.append(flag(result.killed, None, "the sandbox was stopped: " + {
+            "wall_clock": "notebook time limit", "output_flood": "too much output"}[result.killed]))
+    events = result.events
+    if not any(e.get("event") == "done" for e in events) and not result.killed:
+        found.append(flag("incomplete", None, f"the driver stopped early (exit {result.returncode})"))
+    for e in events:
+        kind = e.get("event")
+        if kind == "cell" and e.get("status") in ("timeout", "died"):
+            found.append(flag("timeout" if e["status"] == "timeout" else "kernel_died",
+                              e.get("grade_id") or f"cell {e.get('index')}", e["status"]))
+        error = str(e.get("error") or "") if kind == "cell" else ""
+        if "MemoryError" in error or "No space left" in error or "File too large" in error \
+                or "Resource temporarily unavailable" in error:
+            found.append(flag("resource_limit", e.get("grade_id") or f"cell {e.get('index')}", error))
+        if kind == "cell" and e.get("flooded"):
+            found.append(flag("output_flood", e.get("grade_id") or f"cell {e.get('index')}",
+                              "output over the size limit removed"))
+        if kind == "answer":
+            for r in e.get("results", []):
+                if isinstance(r, dict) and "rejected" in r:
+                    found.append(flag("not_plain", e.get("grade_id"), str(r["rejected"])))
+                    break
+        if kind == "audit":
+            for line in e.get("items", [])[:50]:
+                try:
+                    item = json.loads(line)
+                    found.append(flag(str(item.get("kind")), None,
+                                      f"{item.get('event')} {item.get('args')}"))
+                except (ValueError, AttributeError):
+                    found.append(flag("audit_log", None, "unreadable audit line"))
+        if kind == "ipython" and e.get("start") != e.get("end"):
+            found.append(flag("ipython_hooks", None,
+                              f"IPython hooks changed: {e.get('start')} -> {e.get('end')}"))
+    return _unique(found)

@@ -1,0 +1,70 @@
+"""Hidden cases of assignment 3 (training): instructor only, never released or sent to students.
+
+The expected values come from the library's Keras losses (``FocalLoss``, ``SmoothL1Loss``),
+computed in float32 by the judge: hence the 1e-4 tolerance."""
+
+import numpy as np
+
+from grader.spec import Exercise, call
+
+
+def focal_cases(rng):
+    cases = [[[0.0], [-8.0]], [[1.0], [0.0]]]
+    for gamma, alpha in [(2.0, 0.25), (0.0, 0.5), (float(rng.uniform(0.5, 4)), float(rng.uniform(0.1, 0.9)))]:
+        y = (rng.random((2, 1, 5, 5, 9)) < 0.2).astype(np.float64)
+        x = rng.normal(0, 3, y.shape).astype(np.float32).astype(np.float64)
+        cases.append([y, x, gamma, alpha])
+    return cases
+
+
+def library_focal(y_true, logits, gamma=2.0, alpha=0.25):
+    from boxloc.losses import FocalLoss
+    y = np.asarray(y_true, dtype=np.float32)
+    x = np.asarray(logits, dtype=np.float32)
+    return np.asarray(FocalLoss(gamma=gamma, alpha=alpha).call(y, x), dtype=np.float64)
+
+
+def masked_mean_cases(rng):
+    values = rng.random((3, 1, 4, 4, 9))
+    weights = (rng.random(values.shape) > 0.3).astype(np.float64)
+    sparse = rng.random((2, 1, 30, 30, 9)) * 0.01                        # a focal-loss-like map
+    sparse_weights = (rng.random(sparse.shape) > 0.02).astype(np.float64)
+    return [[[1.0, 2.0, 3.0, 4.0], [1, 1, 0, 0]], [values, weights], [sparse, sparse_weights],
+            [[5.0, 5.0], [0, 0]]]
+
+
+def masked_mean_reference(values, weights):
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.sum(values * np.asarray(weights, dtype=np.float64)) / values.size)
+
+
+def smooth_l1_cases(rng):
+    cases = [[[0.0, 0.0], [0.5, -0.5]], [[0.0], [3.0]]]
+    for delta in (1.0, 0.25, float(rng.uniform(0.05, 3.0))):
+        y, p = rng.normal(0, 2, (2, 1, 4, 4, 36)), rng.normal(0, 2, (2, 1, 4, 4, 36))
+        cases.append([y.astype(np.float32).astype(np.float64), p.astype(np.float32).astype(np.float64), delta])
+    return cases
+
+
+def library_smooth_l1(y_true, y_pred, delta=1.0):
+    from boxloc.losses import SmoothL1Loss
+    return np.asarray(SmoothL1Loss(delta=delta).call(np.asarray(y_true, dtype=np.float32),
+                                                     np.asarray(y_pred, dtype=np.float32)),
+                      dtype=np.float64)
+
+
+
+def prepare_data(fast):
+    """Build the phantom volumes the notebook loads (sandboxes can read, not write, the cache)."""
+    from boxloc.datasets.phantom import build_phantom
+    build_phantom(num_volumes=6 if fast else 60)
+
+
+EXERCISES = [
+    Exercise("test_focal_elements", call("focal_elements"), focal_cases, expected=library_focal,
+             tolerance=1e-4),
+    Exercise("test_masked_mean", call("masked_mean"), masked_mean_cases,
+             expected=masked_mean_reference, tolerance=1e-6),
+    Exercise("test_smooth_l1", call("smooth_l1_elements"), smooth_l1_cases,
+             expected=library_smooth_l1, tolerance=1e-4),
+]

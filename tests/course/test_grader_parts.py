@@ -1,0 +1,252 @@
+"""The grader's parts on their own: the plain-data codec, the judge's comparisons, the static
+tamper scan, the hidden tests' declarations and the sandbox's refusals."""
+
+import json
+import math
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from grading import COURSE
+
+sys.path.insert(0, str(COURSE))
+from grader import batch, judge, plain, sandbox, spec, tamper  # noqa: E402
+
+ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir())
+
+# ---------------------------------------------------------------- plain data
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**62, 2**62),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
+arrays = st.builds(lambda shape, kind, seed: np.random.default_rng(seed).normal(size=shape).astype(kind),
+                   st.lists(st.integers(0, 4), max_size=3), st.sampled_from(["float64", "int64", "bool"]),
+                   st.integers(0, 100))
+values = st.recursive(st.one_of(scalars, arrays), lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.tuples(inner, inner),
+    st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+
+
+def same(a, b):
+    if isinstance(a, np.ndarray):
+        return type(b) is np.ndarray and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, dict):
+        return type(b) is dict and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=150, deadline=None)
+@given(values)
+def test_plain_values_round_trip_through_json(value):
+    assert same(value, plain.loads(plain.dumps(value)))
+
+
+def test_numpy_scalars_and_framework_tensors_become_plain_numbers():
+    assert plain.loads(plain.dumps(np.int64(3))) == 3
+    assert type(plain.loads(plain.dumps(np.float32(0.5)))) is float
+    assert plain.loads(plain.dumps(plain.answer_value((np.bool_(True), [np.uint8(7)])))) == (True, [7])
+
+
+@pytest.mark.parametrize("sneaky", [
+    type("AlwaysEqual", (int,), {"__eq__": lambda s, o: True, "__hash__": int.__hash__})(0),
+    type("Str", (str,), {})("b"), type("D", (dict,), {})(a=1), np.ma.masked_array([1, 2]),
+    np.array(["a"]), object(), {1: 2}, lambda: 0, type("F", (np.float64,), {})(1.0)])
+def test_objects_that_are_not_plain_data_are_rejected(sneaky):
+    with pytest.raises(plain.NotPlain):
+        plain.dumps(sneaky)
+
+
+@pytest.mark.parametrize("text", [
+    '{"$array": {"dtype": "object", "shape": [1], "data": [1]}}',
+    '{"$array": {"dtype": "float64", "shape": [2], "data": [1.0]}}',
+    '{"$array": {"dtype": "float64", "shape": [1], "data": ["1e999"]}}',
+    '{"$evil": 1}', '{"$float": "1.5"}', 'NaN', '[Infinity]',
+    '{"$tuple": 3}', '{"$array": {"dtype": "int64", "shape": [1], "data": [true]}}'])
+def test_malformed_answers_are_refused_by_the_decoder(text):
+    with pytest.raises((plain.NotPlain, ValueError)):
+        plain.loads(text)
+
+
+def test_answers_have_a_size_cap():
+    with pytest.raises(plain.NotPlain, match="more than"):
+        plain.to_plain(np.zeros(plain.MAX_ELEMENTS + 1))
+    with pytest.raises(plain.NotPlain, match="deeper"):
+        nested = []
+        for _ in range(plain.MAX_DEPTH + 2):
+            nested = [nested]
+        plain.to_plain(nested)
+
+
+# ---------------------------------------------------------------- judging like a TA
+
+NUMBER = spec.Exercise("t", spec.value("x"), expected=0)
+CHOICE = spec.Exercise("t", spec.value("x"), expected="b", kind="choice")
+
+
+@pytest.mark.parametrize("got, expected", [
+    (10125.0, 10125), (np.int64(3), 3), ((30, 30), [30, 30]), ([1, [2, 3]], (1, (2, 3))),
+    ({"a": (1, 2)}, {"a": [1.0, 2.0]}), (np.array([0.1, 0.2]), [0.1, 0.2 + 1e-9]), (True, True)])
+def test_numbers_in_another_form_are_right(got, expected):
+    assert judge.compare(NUMBER, got, expected) is None
+
+
+@pytest.mark.parametrize("got, expected", [
+    ([1, 2], 3), (10124, 10125), ((30, 31), (30, 30)), ({"a": 1}, {"a": 1, "b": 2}),
+    ("b", "a"), (None, 1), (np.zeros((2, 2)), np.zeros(4)), (False, True)])
+def test_wrong_numbers_are_wrong(got, expected):
+    assert judge.compare(NUMBER, got, expected)
+
+
+@pytest.mark.parametrize("got, right", [(" B ", True), ("b", True), ("B", True), ("c", False),
+                                        ("bb", False), (2, False)])
+def test_letters_are_read_in_any_case(got, right):
+    assert (judge.compare(CHOICE, got, "b") is None) == right
+
+
+def test_a_verdict_needs_every_case_and_says_which_failed():
+    exercise = spec.Exercise("t", spec.call("f"), lambda rng: [[1], [2]], expected=lambda n: n * 2)
+    ok = judge.verdict(exercise, [{"ok": 2}, {"ok": 4}], [2, 4], plain)
+    assert ok == {"passed": True, "cases": 2, "failed": 0, "problems": []}
+    bad = judge.verdict(exercise, [{"ok": 2}, {"error": "ZeroDivisionError: x"}], [2, 4], plain)
+    assert not bad["passed"] and bad["failed"] == 1 and "case 2" in bad["problems"][0]
+    assert not judge.verdict(exercise, [{"ok": 2}], [2, 4], plain)["passed"]          # one missing
+    assert not judge.verdict(exercise, None, [2, 4], plain)["passed"]                 # not recorded
+    forged = [{"ok": {"$array": {"dtype": "object", "shape": [], "data": []}}}, {"ok": 4}]
+    assert not judge.verdict(exercise, forged, [2, 4], plain)["passed"]
+
+
+# ---------------------------------------------------------------- hidden tests
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_test_cell_has_its_hidden_side_and_cases_depend_on_the_secret(assignment):
+    release = {p.stem: nbformat.read(p, as_version=4)
+               for p in (COURSE / "release" / assignment).glob("*.ipynb")}
+    exercises, cases, plan = batch.plan_for(COURSE, assignment, release, "secret-1")
+    _, same_cases, _ = batch.plan_for(COURSE, assignment, release, "secret-1")
+    _, other_cases, _ = batch.plan_for(COURSE, assignment, release, "secret-2")
+    assert cases == same_cases
+    assert set(plan) == set().union(*map(batch.test_cells, release.values()))
+    assert json.dumps(cases) != json.dumps(other_cases) or not cases
+    for exercise in exercises:
+        assert json.loads(json.dumps(plan[exercise.grade_id])) == plan[exercise.grade_id]
+
+
+def test_a_test_cell_without_a_hidden_side_stops_grading():
+    release = {"anchors": nbformat.read(COURSE / "release" / "01_anchors" / "anchors.ipynb", 4)}
+    exercises = spec.load(spec.hidden_file(COURSE, "01_anchors"))[1:]
+    with pytest.raises(SystemExit, match="test_count_anchors"):
+        batch.check_exercises(exercises, release, "01_anchors")
+
+
+def test_exercise_declarations_are_checked():
+    with pytest.raises(ValueError, match="exactly one"):
+        spec.Exercise("t", spec.value("x"))
+    with pytest.raises(ValueError, match="needs cases"):
+        spec.Exercise("t", spec.call("f"), expected=lambda: 1)
+    with pytest.raises(ValueError, match="kind"):
+        spec.Exercise("t", spec.value("x"), expected=1, kind="fuzzy")
+
+
+# ---------------------------------------------------------------- static tamper scan
+
+PROTECTED = {"np": "import numpy", "check": "from boxloc.exercises import check",
+             "BoundingBox": "from boxloc import BoundingBox"}
+
+
+@pytest.mark.parametrize("code, flag", [
+    ("check = lambda *a, **k: None", "rebinding"),
+    ("def g():\n    global check\n    check = print", "rebinding"),
+    ("import numpy\nnp = numpy", "rebinding"),
+    ("import boxloc.exercises as E\nE.difference = lambda *a: None", "patching"),
+    ("np.allclose = lambda *a, **k: True", "patching"),
+    ("BoundingBox.anchors = property(lambda self: [])", "patching"),
+    ("get_ipython().input_transformers_cleanup.append(lambda lines: lines)", "ipython_hooks"),
+    ("get_ipython().set_custom_exc((Exception,), lambda *a: None)", "ipython_hooks"),
+    ("class A(int):\n    def __eq__(self, other):\n        return True", "custom_equality"),
+    ("import os\nos._exit(0)", "system_import"),
+    ("exec('x = 1')", "dynamic_code"),
+    ("open('../../source/01_anchors/anchors.ipynb').read()", "file_access"),
+    ("!cat ../../gradebook.db", "shell"),
+    ("from boxloc.exercises import _difference", "private_import"),
+    ("def broken(:\n    pass", "syntax")])
+def test_the_scan_names_each_attempt(code, flag):
+    assert flag in {f["flag"] for f in tamper.scan_cell(code, "cell", PROTECTED)}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_solutions_raise_no_flag(assignment):
+    from grading import ROOT
+    release = nbformat.read(next((COURSE / "release" / assignment).glob("*.ipynb")), as_version=4)
+    solution = nbformat.read(next((ROOT / "solutions" / assignment).glob("*.ipynb")), as_version=4)
+    assert tamper.scan_notebook(solution, release) == []
+
+
+def test_honest_local_names_and_reimports_are_not_flagged():
+    code = "import numpy as np\nfrom boxloc import BoundingBox\ndef f(height):\n    check = 1\n    return check"
+    assert tamper.scan_cell(code, "cell", PROTECTED) == []
+
+
+# ---------------------------------------------------------------- sandbox refusals
+
+def test_the_course_folder_is_never_mounted_into_a_sandbox(tmp_path):
+    course = tmp_path / "course"
+    (course / "lib").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="contains or lies inside"):
+        sandbox.check_mounts([str(course / "lib")], [str(course)])
+    with pytest.raises(SystemExit, match="contains or lies inside"):
+        sandbox.check_mounts([str(tmp_path)], [str(course)])
+    sandbox.check_mounts([str(tmp_path / "other")], [str(course)])
+
+
+def test_no_sandbox_means_no_grading_unless_the_instructor_accepts_it(monkeypatch, capsys):
+    from grading import INSTRUCTOR
+    monkeypatch.setattr(sandbox, "detect_level", lambda: "none")
+    with pytest.raises(SystemExit, match="--allow-unsandboxed"):
+        INSTRUCTOR.sandbox_level(False)
+    assert INSTRUCTOR.sandbox_level(True) == "none"
+    assert "WARNING" in capsys.readouterr().err
+
+
+def test_this_machine_grades_in_namespaces():
+    assert sandbox.detect_level() in ("namespaces-root", "namespaces-user")
+
+
+def test_unknown_level_is_refused():
+    with pytest.raises(ValueError, match="level must be one of"):
+        sandbox.run({}, b"", "chroot", sandbox.Limits())
+
+
+@pytest.mark.parametrize("level", ["namespaces-root", "namespaces-user"])
+def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level):
+    """A solved notebook with one extra cell that looks for the course, graded at each level."""
+    if level == "namespaces-root" and sandbox.detect_level() != "namespaces-root":
+        pytest.skip("the grader does not run as root here")
+    from grading import fill, solution_cells
+    release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
+    release = nbformat.read(release_path, as_version=4)
+    nb = fill(release_path, solution_cells(COURSE / "source" / "01_anchors" / "anchors.ipynb"))
+    probe = (f"import os\ntry:\n    print('course visible:', os.listdir({str(COURSE)!r}))\n"
+             "except FileNotFoundError:\n    print('course visible: False')\n"
+             "print('uid', os.getuid(), 'pid', os.getpid())\n"
+             "open('/usr/boxloc-probe', 'w')")
+    nb.cells.insert(2, nbformat.v4.new_code_cell(probe))
+    path = tmp_path / "anchors.ipynb"
+    nbformat.write(nb, path)
+    _, _, plan = batch.plan_for(COURSE, "01_anchors", {"anchors": release}, "s")
+    graded = batch.run_one(batch.Submission("probe", "anchors", path), plan, level,
+                           sandbox.Limits(cell_timeout=60), 0, COURSE, release, None)
+    assert set(graded.answers) == set(plan)
+    assert [c.source for c in graded.executed.cells] == [c.source for c in nb.cells]
+    assert all("ok" in r for results in graded.answers.values() for r in results)
+    output = "".join(o.get("text", "") for o in graded.executed.cells[2].outputs)
+    assert "course visible: False" in output
+    assert "Read-only file system" in "".join(o.get("evalue", "") for o in graded.executed.cells[2].outputs)
+    assert {"course_access", "write_outside"} <= {f["flag"] for f in graded.flags}
+    if level == "namespaces-root":
+        assert f"uid {sandbox.FIRST_UID}" in output

@@ -1,0 +1,211 @@
+"""Hostile submissions, graded in ONE batch with an honest, a wrong and a blank one.
+
+Every hostile notebook answers like the "wrong" student (``count_anchors`` off by one, the
+rest right: 9 of 11 points), so an attack that gave or took marks would show. After grading:
+each hostile submission has exactly 9 points, the honest one 11, the wrong one 9, the blank one
+0; nothing in the course folder, the grader's code or the host changed; and the report flags
+name each attempt. Attacks on ``collect`` (zip paths, symlinks, a zip bomb) are at the end.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading import COURSE, INSTRUCTOR, fill, grade, make_course, scores, solution_cells, submit
+
+ASSIGNMENT = "01_anchors"
+SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
+SOLUTIONS = solution_cells(SOURCE)
+FULL = {"test_count_anchors": 2, "test_anchor_size": 2, "test_appearance": 2,
+        "test_target_shapes": 2, "test_refinement": 1, "test_small_config": 2}
+WRONG_COUNT = '''
+def count_anchors(image_shape, c, anchor_scales, anchor_ratios):
+    import math
+    return sum(math.ceil(image_shape[0] / 2 ** l) * math.ceil(image_shape[1] / 2 ** l)
+               * len(anchor_scales) * len(anchor_ratios) for l in c)'''
+EARNED = dict(FULL, test_count_anchors=0)
+PWNED = "/tmp/boxloc-hostile-was-here"
+
+
+def attacks(course):
+    """name -> (code of an extra cell placed right after the setup cell, flags it must raise[,
+    solution cells answered otherwise])."""
+    c = str(course)
+    grader = str(COURSE / "grader")
+    return {
+        "rebind_check": ("check = lambda *args, **kwargs: None", {"rebinding"}),
+        "patch_comparisons": ("import boxloc.exercises as E\n"
+                              "E.difference = lambda *a, **k: None\nE.check = lambda *a, **k: None",
+                              {"patching"}),
+        "patch_numpy": ("np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
+                        "np.ndarray.__eq__ = lambda *a: True", {"patching"}),
+        "patch_library": ("import boxloc.anchors\nBoundingBox.anchors = property(lambda self: [0] * 10710)\n"
+                          "boxloc.anchors.anchor_templates = lambda *a, **k: [[0, 0]]", {"patching"}),
+        "input_transformer": ("get_ipython().input_transformers_cleanup.append(\n"
+                              "    lambda lines: ['pass\\n'] if any('check(' in l for l in lines) else lines)",
+                              {"ipython_hooks"}),
+        "custom_exception_handler": ("get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
+                                     "get_ipython().showtraceback = lambda *a, **k: None", {"ipython_hooks"}),
+        "always_equal_answer": ("pass", {"custom_equality", "not_plain"}, {"count_anchors": (
+            "class Anything(int):\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = int.__hash__\n\n"
+            "def count_anchors(*args):\n    return Anything(0)")}),
+        "read_course_files": (f"import os\nfor root in [os.getcwd(), '..', '../..', '/root', {c!r}]:\n"
+                              "    print(root, os.listdir(root) if os.path.isdir(root) else 'absent')\n"
+                              f"print(open({c!r} + '/hidden/01_anchors.py').read())",
+                              {"system_import", "file_access", "read_outside", "course_access"}),
+        "read_gradebook": (f"import sqlite3\nprint(sqlite3.connect({c!r} + '/gradebook.db')"
+                           ".execute('select * from grade').fetchall())", {"system_import"}),
+        "write_gradebook": (f"import sqlite3\ndb = sqlite3.connect({c!r} + '/gradebook.db')\n"
+                            "db.execute('update grade set auto_score = 100')\ndb.commit()",
+                            {"system_import"}),
+        "rewrite_grader": (f"for path in [{c!r} + '/nbgrader_config.py', {grader!r} + '/judge.py',\n"
+                           f"             {c!r} + '/hidden/01_anchors.py']:\n"
+                           "    open(path, 'a').write('\\nraise SystemExit(0)\\n')",
+                           {"file_access", "course_access"}),
+        "delete_other_submissions": (f"import shutil\nshutil.rmtree({c!r} + '/submitted')\n"
+                                     f"shutil.rmtree({c!r} + '/release')", {"system_import", "course_access"}),
+        "write_host_tmp": (f"open({PWNED!r}, 'w').write('x')", {"file_access"}),
+        "exit_the_kernel": ("import os\nos._exit(0)", {"system_import", "kernel_died"}),
+        "kill_the_kernel": ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+                            {"system_import", "signal", "kernel_died"}),
+        "ignore_interrupts": ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                              "while True:\n    pass", {"system_import", "timeout"}),
+        "output_flood": ("import sys\nfor _ in range(50):\n    sys.stdout.write('x' * 1_000_000)",
+                         {"system_import", "output_flood"}),
+        "memory_hog": ("blocks = []\nwhile True:                  # 2 GiB blocks until the address space ends\n"
+                       "    blocks.append(np.empty(2**28))",
+                       {"resource_limit"}),
+        "disk_hog": ("with open('big.bin', 'wb') as f:\n    for _ in range(2048):\n"
+                     "        f.write(b'0' * 2**20)", {"file_access", "resource_limit"}),
+        "fork_bomb": ("import os\nchildren = 0\ntry:\n    while children < 5000:\n"
+                      "        if os.fork() == 0:\n            import time; time.sleep(60); os._exit(0)\n"
+                      "        children += 1\nexcept OSError as error:\n    print('stopped', children, error)",
+                      {"system_import", "process"}),
+        "network": ("import socket\nsocket.create_connection(('pypi.org', 443), timeout=3)",
+                    {"system_import", "network"}),
+    }
+
+
+def hostile(release, code, answers=None):
+    nb = fill(release, {**SOLUTIONS, "count_anchors": WRONG_COUNT, **(answers or {})})
+    at = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("setup") + 1
+    nb.cells.insert(at, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def fingerprint(*folders):
+    """sha256 of every file (path and bytes) under the folders, grader outputs left out."""
+    digest = hashlib.sha256()
+    skip = {"gradebook.db", "autograded", "reports", "repaired", "feedback", "__pycache__",
+            ".nbgrader.log"}
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and not skip & set(path.relative_to(folder).parts):
+                digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("hostile"))
+    release = course / "release" / ASSIGNMENT / "anchors.ipynb"
+    submit(course, "honest", ASSIGNMENT, fill(release, SOLUTIONS))
+    submit(course, "wrong", ASSIGNMENT, fill(release, {**SOLUTIONS, "count_anchors": WRONG_COUNT}))
+    submit(course, "blank", ASSIGNMENT, release)
+    planned = attacks(course)
+    for name, (code, _, *answers) in planned.items():
+        submit(course, name, ASSIGNMENT, hostile(release, code, *answers))
+    if os.path.exists(PWNED):
+        os.remove(PWNED)
+    before = fingerprint(course, COURSE / "grader", COURSE / "hidden")
+    status = grade(course, ASSIGNMENT, "--timeout", "20", "--workers", "2")
+    after = fingerprint(course, COURSE / "grader", COURSE / "hidden")
+    report = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
+    return {"course": course, "status": status, "before": before, "after": after,
+            "report": report, "attacks": planned}
+
+
+def test_the_batch_is_graded(batch):
+    assert batch["status"] == 0
+
+
+@pytest.mark.parametrize("student, expected", [("honest", FULL), ("wrong", EARNED),
+                                               ("blank", dict.fromkeys(FULL, 0))])
+def test_honest_wrong_and_blank_get_exactly_their_marks(batch, student, expected):
+    assert scores(batch["course"], ASSIGNMENT, student) == expected
+
+
+@pytest.mark.parametrize("name", sorted(attacks("/course")))
+def test_each_hostile_submission_scores_only_what_its_answers_earn(batch, name):
+    assert scores(batch["course"], ASSIGNMENT, name) == EARNED
+
+
+@pytest.mark.parametrize("name", sorted(attacks("/course")))
+def test_the_flags_name_the_attempt(batch, name):
+    wanted = batch["attacks"][name][1]
+    raised = {f["flag"] for f in batch["report"][name]}
+    assert wanted <= raised, f"{name}: wanted {wanted}, report has {raised}"
+
+
+def test_honest_wrong_and_blank_raise_no_flags(batch):
+    for student in ("honest", "wrong", "blank"):
+        assert [f for f in batch["report"][student] if f["flag"] != "colab"] == []
+
+
+def test_nothing_outside_the_sandboxes_changed(batch):
+    assert batch["before"] == batch["after"]
+    assert not os.path.exists(PWNED)
+    assert len(list((batch["course"] / "submitted").iterdir())) == 3 + len(batch["attacks"])
+
+
+def test_no_hidden_test_or_course_file_reached_a_submissions_output(batch):
+    hidden = (COURSE / "hidden" / f"{ASSIGNMENT}.py").read_text()
+    for name, error in (("read_course_files", "FileNotFoundError"),
+                        ("read_gradebook", "unable to open database file")):
+        executed = (batch["course"] / "autograded" / name / ASSIGNMENT / "anchors.ipynb").read_text()
+        assert "library_anchor_count" not in executed and "def small_config_problem" not in executed
+        assert error in executed                           # the attempt ran and failed
+    assert "library_anchor_count" in hidden
+
+
+def test_executed_notebooks_are_capped(batch):
+    flood = batch["course"] / "autograded" / "output_flood" / ASSIGNMENT / "anchors.ipynb"
+    assert flood.stat().st_size < 2_000_000
+
+
+# ---------------------------------------------------------------- hostile archives for collect
+
+def test_collect_never_writes_outside_and_reports_links_and_bombs(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "release", course / "release")
+    good = nbformat.writes(fill(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", SOLUTIONS))
+    archive = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("../../escape_anchors.ipynb", good)
+        zf.writestr("/etc/absolute_anchors.ipynb", good)
+        link = zipfile.ZipInfo("linked_anchors.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, str(COURSE / "source" / ASSIGNMENT / "anchors.ipynb"))
+        zf.writestr("bomb_anchors.ipynb", b"{" + b" " * 60_000_000 + b"}")
+    report = INSTRUCTOR.collect(archive, ASSIGNMENT, course)
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.ipynb")
+                     if "release" not in p.parts)
+    assert written == ["course/submitted/absolute/01_anchors/anchors.ipynb",
+                       "course/submitted/escape/01_anchors/anchors.ipynb"]
+    assert [s for s, _ in report["too_large"]] == ["bomb_anchors.ipynb"]
+    assert [s for s, _ in report["link"]] == ["linked_anchors.ipynb"]
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "mallory_anchors.ipynb").symlink_to(COURSE / "source" / ASSIGNMENT / "anchors.ipynb")
+    report = INSTRUCTOR.collect(folder, ASSIGNMENT, course)
+    assert [s for s, _ in report["link"]] == ["mallory_anchors.ipynb"]
+    assert not (course / "submitted" / "mallory").exists()
