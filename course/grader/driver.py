@@ -54,13 +54,14 @@ def _boxloc_install_audit(allowed_read, allowed_write, watched, log_path):
                 "os.rmdir": 0, "shutil.rmtree": 0, "os.symlink": 1, "os.link": 1, "os.chmod": 0,
                 "os.truncate": 0, "os.mkdir": 0, "os.chdir": 0}
 
-    def outside(path, prefixes):
+    def normal(path):
+        """An absolute path, or None for what is not a path (a file descriptor, None)."""
         if isinstance(path, bytes):
             path = os.fsdecode(path)
-        if not isinstance(path, str):
-            return False
-        path = os.path.normpath(os.path.join(os.getcwd(), path))
-        return not any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+        return os.path.normpath(os.path.join(os.getcwd(), path)) if isinstance(path, str) else None
+
+    def under(path, prefixes):
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
     def hook(event, args):
         if state["busy"] or state["count"] >= 200:
@@ -70,12 +71,17 @@ def _boxloc_install_audit(allowed_read, allowed_write, watched, log_path):
             kind = events.get(event) or (event.startswith("os.exec") and "process")
             if event in paths_of:
                 path = args[paths_of[event]] if len(args) > paths_of[event] else None
+                if event == "os.mkdir" and isinstance(path, (str, bytes)) and os.path.isdir(path):
+                    path = None                     # mkdir(exist_ok=True) of a folder that exists
                 writing = event not in ("open", "os.listdir", "os.scandir", "os.chdir") or (
                     event == "open" and (any(m in str(args[1] or "") for m in "wax+")
                                           or (isinstance(args[2], int) and args[2] & 3)))
-                if not outside(path, watched):
+                path = normal(path)
+                if path is None:
+                    kind = None
+                elif under(path, watched):
                     kind = "course_access"          # the grader's own files, by their path
-                elif outside(path, allowed_write if writing else allowed_read):
+                elif not under(path, allowed_write if writing else allowed_read):
                     kind = "write_outside" if writing else "read_outside"
                 else:
                     kind = None

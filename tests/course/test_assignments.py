@@ -3,6 +3,8 @@ answers judged in a clean interpreter, nbgrader's gradebook): full marks for the
 for correct answers written differently, zero for an untouched release, partial marks for a
 partial submission, and each typical mistake loses the marks of its exercise only."""
 
+import json
+
 import nbformat
 import pytest
 
@@ -216,8 +218,10 @@ def cases(kind):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solutions_get_full_marks(graded, assignment):
+def test_solutions_get_full_marks_and_no_flags(graded, assignment):
     assert scores(graded, assignment, "solution") == ASSIGNMENTS[assignment]["points"]
+    report = json.loads((graded / "reports" / assignment / "grading.json").read_text())
+    assert report["solution"] == []
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
