@@ -10,15 +10,11 @@
 Every command takes ``--course DIR`` (default: the folder of this file). ``instructor.ipynb``
 runs the same steps on Colab through ``main([...])``.
 
-collect: SOURCE is a folder or a .zip of notebooks downloaded from Colab. The student id comes
-from the file name: lower-cased, without ``.ipynb``, a leading ``Copy of``, a trailing Drive
-``(1)`` and the notebook or assignment name at its start or end; every run of characters other
-than a-z and 0-9 becomes ``_`` (``Copy of anchors - Alice Smith.ipynb`` -> ``alice_smith``). When
-nothing is left (``anchors.ipynb``, ``Copy of anchors.ipynb``) the nearest enclosing folder's name
-is used the same way (``alice/anchors.ipynb`` -> ``alice``). Each file lands, under the release
-notebook's name, in ``submitted/<student>/<assignment>/``. Files without a student id, unreadable
-notebooks and two files for the same student are reported and not copied; an existing different
-submission is kept unless ``--force``.
+collect: SOURCE is a folder or a .zip of notebooks downloaded from Colab; the student id comes
+from the file name (rule in ``collect.py``, ``--map`` overrides it). Each file lands, under the
+release notebook's name, in ``submitted/<student>/<assignment>/``. Files without a student id,
+unreadable notebooks, links, oversized files and two files for the same student are reported
+and not copied; an existing different submission is kept unless ``--force``.
 
 grade: each submission is copied to ``repaired/<student>/<assignment>/`` (``submitted/`` stays
 as the students sent it) and put back into the release's shape (``repairs.py``: Colab metadata,
@@ -26,7 +22,7 @@ copied cells, changed types, deleted cells, edited locked cells), then run in it
 (``grader/sandbox.py``), ``--workers`` at a time; the answers it records are judged by a clean
 interpreter (``grader/judge.py``) against ``hidden/<assignment>.py``; only this process writes
 the gradebook, ``autograded/`` and ``reports/<assignment>/`` (``grading.json``: repairs and
-flags per student; ``results.json``: verdicts, visible output, seconds, the isolation level).
+flags per student; ``results.json``: verdicts, test cells' output, seconds, the isolation level).
 ``--shard K/N`` and ``--merge`` split a class over machines (``grader/shards.py``).
 """
 
@@ -36,13 +32,9 @@ import importlib.util
 import io
 import json
 import os
-import re
 import shutil
-import stat
 import sys
-import unicodedata
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import nbformat
 
@@ -52,7 +44,6 @@ if str(COURSE) not in sys.path:             # the grading machinery: course/grad
 REPAIRED = "repaired"   # nbgrader's input while grading (its CourseDirectory.submitted_directory)
 REPORTS = "reports"
 TIMEOUT_ERROR = "CellTimeoutError"  # ename of nbgrader's default Execute.error_on_timeout
-SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 
 
 # ---------------------------------------------------------------- nbgrader and the course
@@ -72,6 +63,8 @@ def _manage():
 
 _repairs = _course_module("repairs")            # what is fixed in a submission before grading
 grade_id, finding, repair = _repairs.grade_id, _repairs.finding, _repairs.repair
+_collect = _course_module("collect")            # downloads -> submitted/
+student_id, source_files, clean_name = _collect.student_id, _collect.source_files, _collect.clean_name
 
 
 def run_nbgrader(course, *args):
@@ -89,163 +82,23 @@ def release_notebooks(course, assignment):
 
 
 def release(course):
-    """Generate ``release/`` and the gradebook with course/manage.py's generate_release."""
+    """Generate ``release/`` and the gradebook with course/manage.py's generate_release, and
+    snapshot what the gradebook holds (export checks against it)."""
+    from grader import integrity
     manage = _manage()
     manage.generate_release(Path(course))
+    integrity.snapshot(course, manage.assignments(Path(course)))
     print(f"released {', '.join(manage.assignments(Path(course)))} into {Path(course) / 'release'}")
     return 0
 
 
-# ---------------------------------------------------------------- collect
+# ---------------------------------------------------------------- collect (collect.py)
 
-def clean_name(text, names):
-    """Student id from one file or folder name (see the module docstring); '' if none."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"\s*\(\d+\)\s*$", "", text)
-    tokens = re.findall(r"[a-z0-9]+", text)
-    while tokens[:2] == ["copy", "of"]:
-        tokens = tokens[2:]
-    name_tokens = sorted((re.findall(r"[a-z0-9]+", n.lower()) for n in names), key=len, reverse=True)
-    changed = True
-    while changed and tokens:
-        changed = False
-        for nt in name_tokens:
-            if nt and tokens[:len(nt)] == nt:
-                tokens, changed = tokens[len(nt):], True
-            elif nt and len(tokens) > len(nt) and tokens[-len(nt):] == nt:
-                tokens, changed = tokens[:-len(nt)], True
-    return "_".join(tokens)
-
-
-def student_id(relpath, names):
-    """Student id of a file at ``relpath`` inside SOURCE: its name, else its nearest folder's."""
-    relpath = PurePosixPath(relpath)
-    for candidate in [relpath.stem, *reversed(relpath.parts[:-1])]:
-        sid = clean_name(candidate, names)
-        if sid:
-            return sid
-    return None
-
-
-MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024    # a notebook larger than this is reported, not read
-
-
-def source_files(source, refused=None):
-    """(relative path, bytes) of every file in a folder or .zip, skipping OS and Jupyter litter.
-
-    Nothing is extracted: a zip entry is only read (streamed, at most MAX_NOTEBOOK_BYTES, so a
-    zip bomb costs nothing), and its path only names the student. Symbolic links (in a folder
-    or stored in a zip) and oversized files are listed in ``refused`` as (path, status,
-    reason) with status "link" or "too_large"."""
-    source, refused = Path(source), refused if refused is not None else []
-    entries = []
-    if zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
-            for info in archive.infolist():
-                rel = PurePosixPath(info.filename)
-                if info.is_dir() or _litter(rel):
-                    continue
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    refused.append((str(rel), "link", "a symbolic link: not followed"))
-                elif info.file_size > MAX_NOTEBOOK_BYTES:
-                    refused.append((str(rel), "too_large", f"{info.file_size:,} bytes unpacked"))
-                else:
-                    with archive.open(info) as stream:
-                        data = stream.read(MAX_NOTEBOOK_BYTES + 1)
-                    if len(data) > MAX_NOTEBOOK_BYTES:
-                        refused.append((str(rel), "too_large", "over the size limit"))
-                    else:
-                        entries.append((rel, data))
-        return entries
-    for path in sorted(source.rglob("*")):
-        rel = PurePosixPath(path.relative_to(source).as_posix())
-        if _litter(rel):
-            continue
-        if path.is_symlink():
-            refused.append((str(rel), "link", "a symbolic link: not followed"))
-        elif path.is_file() and path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            refused.append((str(rel), "too_large", f"{path.stat().st_size:,} bytes"))
-        elif path.is_file():
-            entries.append((rel, path.read_bytes()))
-    return entries
-
-
-def _litter(rel):
-    """OS and Jupyter litter (``__MACOSX``, checkpoints, hidden files); ``..`` is not litter."""
-    return any(part in SKIPPED_PARTS or (part.startswith(".") and part not in (".", ".."))
-               for part in rel.parts)
-
-
-def match_notebook(nb, relpath, releases):
-    """Name of the release notebook a submitted notebook answers (by grade ids, then name)."""
-    if len(releases) == 1:
-        return next(iter(releases))
-    ids = {grade_id(c) for c in nb.cells} - {None}
-    overlap = {name: len(ids & {grade_id(c) for c in r.cells}) for name, r in releases.items()}
-    best = max(overlap, key=overlap.get)
-    if overlap[best]:
-        return best
-    stem = clean_name(relpath.stem, [])
-    return next((name for name in releases if clean_name(name, []) in stem), None)
-
-
-def collect(source, assignment, course=COURSE, force=False):
-    """Copy the notebooks of SOURCE into ``submitted/<student>/<assignment>/``; returns a
-    report {status: [(source file, destination or reason)]} and prints it."""
-    course, releases = Path(course), release_notebooks(course, assignment)
-    names = [*releases, assignment]
-    report = {k: [] for k in ("copied", "replaced", "unchanged", "kept", "conflict",
-                              "unmatched", "unreadable", "link", "too_large", "ignored")}
-    planned, refused = {}, []
-    files = source_files(source, refused)
-    for rel, status, reason in refused:
-        report[status].append((rel, reason))
-    for rel, data in files:
-        if rel.suffix != ".ipynb":
-            report["ignored"].append((str(rel), "not a notebook"))
-            continue
-        try:
-            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-        except Exception as error:  # any unreadable file is reported, never fatal
-            report["unreadable"].append((str(rel), f"{type(error).__name__}: {error}"))
-            continue
-        sid, notebook = student_id(rel, names), match_notebook(nb, rel, releases)
-        if not sid or not notebook:
-            reason = "no student id in the name" if not sid else "which notebook?"
-            report["unmatched"].append((str(rel), reason))
-            continue
-        target = course / "submitted" / sid / assignment / f"{notebook}.ipynb"
-        planned.setdefault(target, []).append((rel, data))
-    for target, files in planned.items():
-        report_key, note = place(target, files, force)
-        for rel, _ in files:
-            report[report_key].append((str(rel), note))
-    print_collect_report(report)
-    return report
-
-
-def place(target, files, force):
-    """Write one submission file; returns (report status, note)."""
-    shown = str(target.relative_to(target.parents[3]))
-    if len(files) > 1:
-        return "conflict", f"{len(files)} files for {shown}: none copied, rename and collect again"
-    data = files[0][1]
-    if target.exists() and target.read_bytes() == data:
-        return "unchanged", shown
-    if target.exists() and not force:
-        return "kept", f"{shown} exists and differs: kept (--force replaces it)"
-    status = "replaced" if target.exists() else "copied"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return status, shown
-
-
-def print_collect_report(report):
-    for status, entries in report.items():
-        for source, note in entries:
-            print(f"{status:10s} {source} -> {note}" if status in ("copied", "replaced", "unchanged")
-                  else f"{status:10s} {source}: {note}")
-    print(", ".join(f"{len(v)} {k}" for k, v in report.items() if v) or "no files found")
+def collect(source, assignment, course=COURSE, force=False, mapping=None):
+    """Copy the notebooks of SOURCE into ``submitted/<student>/<assignment>/`` (collect.py);
+    returns the report {status: [(source file, destination or reason)]} and prints it."""
+    return _collect.collect(source, assignment, release_notebooks(course, assignment),
+                            Path(course), force, mapping)
 
 
 def prepare(course, assignment):
@@ -286,10 +139,19 @@ def prepare_folder(dest, releases):
 
 # ---------------------------------------------------------------- grade: sandboxes and the judge
 
-def grading_secret(course, secret=None):
+DEFAULT_SECRET = "boxloc-default-cases"
+
+
+def grading_secret(secret=None):
     """The secret the hidden cases are drawn from: ``--secret``, else $BOXLOC_GRADING_SECRET,
-    else the course's fixed default (the published cases; see the README)."""
-    return secret or os.environ.get("BOXLOC_GRADING_SECRET") or "boxloc-default-cases"
+    else the course's fixed default, with a notice (anyone who reads course/hidden/ can draw
+    the default cases)."""
+    secret = secret or os.environ.get("BOXLOC_GRADING_SECRET")
+    if not secret:
+        print("notice: hidden cases drawn from the course's default secret; if course/hidden/ is "
+              "public, set BOXLOC_GRADING_SECRET (or --secret) to a secret of your own",
+              file=sys.stderr)
+    return secret or DEFAULT_SECRET
 
 
 def sandbox_level(allow_unsandboxed):
@@ -336,7 +198,7 @@ def grade(course, assignment, timeout=None, workers=None, notebook_timeout=None,
     print(f"grading {len(submissions)} notebooks of {assignment} with {workers} worker(s), "
           f"sandbox: {level}" + (f", shard {shard[0]} of {shard[1]}" if shard else ""))
     graded = batch.grade_batch(course, assignment, submissions, releases, workers, limits, level,
-                               grading_secret(course, secret), progress=_progress)
+                               grading_secret(secret), progress=_progress)
     if shard:
         print(f"shard results: {shards.save(course, assignment, shard, graded, level)}")
         return 0
@@ -357,7 +219,7 @@ def write_results(course, assignment, report, graded, releases, level):
     details = {}
     for g in graded:
         details.setdefault(g.student, {})[g.notebook] = {
-            "seconds": round(g.seconds, 1), "verdicts": g.verdicts, "visible": g.texts}
+            "seconds": round(g.seconds, 1), "verdicts": g.verdicts, "test_cell_output": g.texts}
     (out / "grading.json").write_text(json.dumps(report, indent=1))
     (out / "results.json").write_text(json.dumps({"sandbox": level, "students": details}, indent=1))
     print_grade_report(report, out)
@@ -409,8 +271,16 @@ def grade_rows(course, assignment):
     return exercises, rows
 
 
-def export(course, assignment, csv_path):
-    """Write the grades CSV: student, one column per exercise, total, flags."""
+def export(course, assignment, csv_path, accept_manual=False):
+    """Write the grades CSV: student, one column per exercise, total, flags; refuses when the
+    gradebook is not as the release and the judge left it (grader/integrity.py)."""
+    from grader import integrity, records
+    points = {name: records.points_of(nb) for name, nb in release_notebooks(course, assignment).items()}
+    found = integrity.problems(course, assignment, points, accept_manual)
+    if found:
+        print(f"export refused: the gradebook of {assignment} is not as the grader left it:",
+              *found[:50], sep="\n  ", file=sys.stderr)
+        return 1
     exercises, rows = grade_rows(course, assignment)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -424,7 +294,7 @@ def export(course, assignment, csv_path):
 
 def feedback(course, assignment):
     """One HTML page per student and notebook, ``feedback/<student>/<assignment>/<notebook>.html``:
-    points per exercise and what the visible checks printed (nothing hidden, all escaped)."""
+    points per exercise and the visible checks that failed (nothing hidden, all escaped)."""
     from grader import records
     course = Path(course)
     results_path = course / REPORTS / assignment / "results.json"
@@ -437,7 +307,7 @@ def feedback(course, assignment):
         folder.mkdir(parents=True, exist_ok=True)
         for name, details in notebooks.items():
             page = records.feedback_html(student, assignment, name, details["verdicts"],
-                                         details["visible"], releases[name])
+                                         releases[name])
             (folder / f"{name}.html").write_text(page)
     print(f"feedback for {len(results)} students in {course / 'feedback'}")
     return 0
@@ -462,6 +332,8 @@ def parse(argv):
     commands.choices["collect"].add_argument("source", type=Path)
     commands.choices["collect"].add_argument("--force", action="store_true",
                                              help="replace existing different submissions")
+    commands.choices["collect"].add_argument("--map", type=Path, metavar="CSV",
+                                             help="file,student rows that name a file's student")
     grade_args = commands.choices["grade"]
     grade_args.add_argument("--timeout", type=int, help="seconds per cell (default 300)")
     grade_args.add_argument("--notebook-timeout", type=int,
@@ -477,6 +349,8 @@ def parse(argv):
     grade_args.add_argument("--merge", action="store_true",
                             help="write the gradebook from the saved shard results")
     commands.choices["export"].add_argument("--csv", type=Path, required=True)
+    commands.choices["export"].add_argument("--accept-manual-scores", action="store_true",
+                                            help="export manual scores set in formgrader")
     return parser.parse_args(argv)
 
 
@@ -487,7 +361,8 @@ def main(argv=None):
     if args.command == "release":
         return release(course)
     if args.command == "collect":
-        report = collect(args.source, args.assignment, course, args.force)
+        mapping = _collect.read_map(args.map) if args.map else None
+        report = collect(args.source, args.assignment, course, args.force, mapping)
         return 1 if any(report[k] for k in ("kept", "conflict", "unmatched", "unreadable", "link",
                                             "too_large")) else 0
     if args.command == "grade":
@@ -498,7 +373,7 @@ def main(argv=None):
                      args.allow_unsandboxed, args.secret,
                      parse_shard(args.shard) if args.shard else None, args.merge)
     if args.command == "export":
-        return export(course, args.assignment, args.csv)
+        return export(course, args.assignment, args.csv, args.accept_manual_scores)
     return feedback(course, args.assignment)
 
 

@@ -4,6 +4,7 @@
     python3 course/manage.py generate        # release/ (nbgrader) + solutions/ (executed)
     python3 course/manage.py check           # exit 1 if release/ or solutions/ are stale
     python3 course/manage.py demo --out DIR  # the course end to end in DIR (the main job)
+    python3 course/manage.py publish --out DIR   # the student edition (no answer key) in DIR
 
 ``release/<assignment>/`` comes from ``nbgrader generate_assignment`` (no solutions, no hidden
 tests). ``solutions/<assignment>/`` holds the source notebooks with the solutions kept, the
@@ -159,12 +160,12 @@ def demo(out):
     shutil.copytree(COURSE / "source", course / "source")
     shutil.copytree(COURSE / "hidden", course / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(COURSE / "nbgrader_config.py", course)
-    generate_release(course)
+    instructor = _instructor()
+    instructor.release(course)
     print(f"release: {course / 'release'}")
     generate_solutions(course, out / "solutions", logs=out / "kernel-logs")
     print(f"executed solutions (figures inside): {out / 'solutions'} "
           f"(kernel logs: {out / 'kernel-logs'})")
-    instructor = _instructor()
     lines = []
     for name in assignments(course):
         for notebook in sorted((out / "solutions" / name).glob("*.ipynb")):
@@ -205,13 +206,57 @@ def _points(course, assignment):
             if c.metadata.get("nbgrader", {}).get("grade")}
 
 
+STUDENT_README = """# boxloc: anchor-based box localisation on brain MRI (student edition)
+
+Four notebooks that teach how a RetinaNet-style detector finds brain tumours: anchors, the
+network, training, inference and evaluation. Open each in Google Colab (*File > Open notebook >
+GitHub*, this repository), run the first cell (it installs the course library from `lib/`), and
+work top to bottom. Cells marked *Your turn* are graded; the check cell under each says whether
+your answer has the expected form and passes the visible checks.
+
+| assignment | notebook |
+|---|---|
+{rows}
+
+Before you start, *File > Save a copy in Drive*: Colab does not keep edits to a notebook opened
+from GitHub. To hand in, *File > Download > Download .ipynb* and send the file as your teacher
+asks, with your name in the file name (`anchors - Alice Smith.ipynb`).
+
+This edition holds no solutions and no hidden tests: it is generated from the course repository
+by `course/manage.py publish`.
+"""
+STUDENT_EDITION = ("lib", "course/release")      # everything a student needs, nothing else
+
+
+def publish(out, course=COURSE):
+    """Write the student edition into ``out``: the library and the release notebooks, with a
+    README for students. No sources, hidden tests, solutions, gradebook or instructor tools:
+    publish this for a graded class, the full repository for self-study."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty: publish into a new folder (or a clean checkout "
+                         "of the student repository)")
+    litter = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints", "*.pyc")
+    for part in STUDENT_EDITION:
+        shutil.copytree(ROOT / part if part == "lib" else course / "release", out / part, ignore=litter)
+    rows = "\n".join(f"| {name} | [`course/release/{name}/{p.name}`](course/release/{name}/{p.name}) |"
+                     for name in assignments(course)
+                     for p in sorted((course / "release" / name).glob("*.ipynb")))
+    (out / "README.md").write_text(STUDENT_README.format(rows=rows))
+    print(f"student edition in {out}: {', '.join(STUDENT_EDITION)}, README.md")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["generate", "check", "demo"])
-    parser.add_argument("--out", default="outputs", help="folder of the demo's results")
+    parser.add_argument("command", choices=["generate", "check", "demo", "publish"])
+    parser.add_argument("--out", default="outputs",
+                        help="folder of the demo's results, or of the student edition")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.out)
+    if args.command == "publish":
+        return publish(args.out)
     if args.command == "generate":
         generate_release()
         generate_solutions()

@@ -287,6 +287,7 @@ class Driver:
             answer_path.unlink()
         status, _ = self.kernel.run_code(
             f"_boxloc_record({gid!r}, {str(entry_path)!r}, {str(answer_path)!r}, get_ipython().user_ns)")
+        entry_path.unlink(missing_ok=True)          # an exercise's cases exist only while it records
         results = None
         if status == "ok" and answer_path.exists() and answer_path.stat().st_size < 64_000_000:
             try:
@@ -339,5 +340,6 @@ def read_audit():
 
 if __name__ == "__main__":
     job = json.loads((HERE / "job.json").read_text())
+    (HERE / "job.json").unlink()                     # read before any student code runs
     Driver(job).run()
     sys.exit(0)

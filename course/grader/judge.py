@@ -62,30 +62,44 @@ def expected_values(exercises, cases, plain):
 
 
 def verdict(exercise, results, expected, plain):
-    """Whether every case of one exercise is right, with the problems found."""
+    """Whether every case of one exercise is right. ``problems`` (for the instructor) says why;
+    ``visible`` (for the student) says which of the notebook's own cases failed and what was
+    expected there, and ``hidden_failed`` only counts the others: nothing the student's code
+    produced reaches the feedback (it could carry the hidden cases it was called with)."""
     results = results or [{"error": "not recorded (the test cell did not run)"}]
-    problems = []
     wanted = expected if exercise.record.calls else [expected]
+    problems, passed = [], []
     if exercise.record.calls and len(results) != len(wanted):
         problems.append(f"{len(results)} answers recorded for {len(wanted)} cases")
-    for number, (result, want) in enumerate(zip(results, wanted), 1):
-        if not isinstance(result, dict) or len(result) != 1:
-            problems.append(f"case {number}: malformed record")
-            continue
-        (status, data), = result.items()
-        if status != "ok":
-            problems.append(f"case {number}: {status}: {str(data)[:200]}")
-            continue
-        try:
-            got = plain.from_plain(data)
-        except plain.NotPlain as error:
-            problems.append(f"case {number}: rejected: {error}")
-            continue
-        problem = exercise.judge(got) if exercise.judge else compare(exercise, got, want)
+    for number, want in enumerate(wanted, 1):
+        result = results[number - 1] if number <= len(results) else {"error": "not recorded"}
+        problem = _case_problem(exercise, result, want, plain)
+        passed.append(problem is None)
         if problem:
             problems.append(f"case {number}: {problem}"[:400])
-    return {"passed": not problems, "cases": len(wanted), "failed": len(problems),
+    visible = [{"case": n + 1, "passed": ok, "expected": _short(wanted[n])}
+               for n, ok in enumerate(passed[:exercise.visible])]
+    return {"passed": not problems, "cases": len(wanted), "failed": passed.count(False),
+            "hidden_failed": passed[exercise.visible:].count(False), "visible": visible,
             "problems": problems[:10]}
+
+
+def _case_problem(exercise, result, want, plain):
+    if not isinstance(result, dict) or len(result) != 1:
+        return "malformed record"
+    (status, data), = result.items()
+    if status != "ok":
+        return f"{status}: {str(data)[:200]}"
+    try:
+        got = plain.from_plain(data)
+    except plain.NotPlain as error:
+        return f"rejected: {error}"
+    return exercise.judge(got) if exercise.judge else compare(exercise, got, want)
+
+
+def _short(value, limit=200):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def main(request_path, output_path):
@@ -101,6 +115,7 @@ def main(request_path, output_path):
             gid = exercise.grade_id
             if gid in errors:
                 verdicts[student][gid] = {"passed": False, "cases": 0, "failed": 0,
+                                          "hidden_failed": 0, "visible": [],
                                           "problems": [f"hidden test broken: {errors[gid]}"]}
                 continue
             verdicts[student][gid] = verdict(exercise, answers.get(gid), expected.get(gid), plain)

@@ -46,29 +46,38 @@ def write_executed(course, assignment, g):
 
 
 FEEDBACK_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-                  "pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap}"
+                  "code{background:#f6f6f6;padding:.1em .3em}"
                   ".ok{color:#176117}.no{color:#a11}")
 
 
-def feedback_html(student, assignment, notebook, verdicts, texts, release_nb):
-    """One student's feedback page: points per exercise and what the visible checks printed.
-
-    Nothing hidden appears (the hidden cases, their inputs and expected values stay with the
-    grader: a failed exercise says how many of its checks failed, not which), and every text
-    is escaped."""
+def feedback_html(student, assignment, notebook, verdicts, release_nb):
+    """One student's feedback page: points per exercise; for a failed exercise, which of the
+    notebook's own (visible) checks failed with the value they expect, and how many hidden checks
+    failed. Nothing the student's code printed or returned is shown (it could carry the hidden
+    cases it was called with), no hidden input or expected value, and every text is escaped."""
     points = points_of(release_nb)
     rows, total = [], 0.0
     for gid, possible in points.items():
         verdict = verdicts.get(gid, {})
         got = possible if verdict.get("passed") else 0.0
         total += got
-        status = ("<span class=ok>passed</span>" if verdict.get("passed") else
-                  f"<span class=no>{verdict.get('failed', 0)} of {verdict.get('cases', 0)} "
-                  "checks failed</span>" if verdict.get("cases") else "<span class=no>not answered</span>")
-        text = texts.get(gid, "")
-        rows.append(f"<h3>{html.escape(gid)}: {got:g} / {possible:g}</h3><p>{status}</p>"
-                    + (f"<p>What the visible checks printed:</p><pre>{html.escape(text)}</pre>"
-                       if text.strip() else ""))
+        lines = []
+        if verdict.get("passed"):
+            lines.append("<p class=ok>all checks passed</p>")
+        elif not verdict.get("cases"):
+            lines.append("<p class=no>not answered (the answer was missing or not recorded)</p>")
+        else:
+            for case in verdict.get("visible", []):
+                if not case["passed"]:
+                    lines.append(f"<p class=no>visible check {case['case']} failed: expected "
+                                 f"<code>{html.escape(case['expected'])}</code></p>")
+            hidden = verdict.get("hidden_failed", 0)
+            if hidden:
+                lines.append(f"<p class=no>{hidden} of the grader's other checks failed "
+                             "(solve the general case)</p>")
+            if not lines:
+                lines.append("<p class=no>the answer was not accepted</p>")
+        rows.append(f"<h3>{html.escape(gid)}: {got:g} / {possible:g}</h3>" + "".join(lines))
     return (f"<!DOCTYPE html><html><head><meta charset=utf-8>"
             f"<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">"
             f"<title>{html.escape(assignment)}: {html.escape(student)}</title>"

@@ -116,17 +116,34 @@ def detect_level():
     return "none"
 
 
+def _processes_of(uid):
+    """How many processes (and threads) ``uid`` runs now, from /proc."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields.get("Threads", "1"))
+        except (OSError, KeyError, ValueError):
+            continue
+    return count
+
+
 def _limit(limits, uid_level):
+    """The resource limits, applied in the child before it starts the sandbox. RLIMIT_NPROC
+    counts every process of a uid: the slot's own uid gets ``limits.processes``; without one
+    (a user namespace) the instructor's uid gets that many more than it runs now."""
+    processes = limits.processes if uid_level else _processes_of(os.getuid()) + limits.processes
+
     def apply():
         os.setsid()
         mb = 1024 * 1024
         for name, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
                             (resource.RLIMIT_CPU, limits.cpu_seconds),
                             (resource.RLIMIT_FSIZE, limits.file_mb * mb),
-                            (resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0)):
+                            (resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0),
+                            (resource.RLIMIT_NPROC, processes)):
             resource.setrlimit(name, (value, value))
-        if uid_level:             # counted per uid: only meaningful for the slot's own uid
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
     return apply
 
 

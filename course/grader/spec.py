@@ -15,6 +15,8 @@ released) as a list of ``Exercise``:
   a property rather than compared (a configuration that must cover small lesions): it returns a
   problem text, or None.
 * ``prepare_data(fast)`` (module level, optional): builds the dataset the notebook loads.
+* ``visible``: how many leading cases the notebook's visible checks show (feedback may name
+  those, with their expected values; of the others it only says how many failed).
 * ``kind``: how a teaching assistant compares (``"number"``: tolerance, ints and integral floats
   alike, tuples and lists alike; ``"choice"``: one letter, any case, surrounding spaces).
 
@@ -23,7 +25,7 @@ Every case must pass for the exercise's points (nbgrader's all-or-nothing test c
 
 import hashlib
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -58,8 +60,7 @@ class Exercise:
     judge: Optional[Callable] = None                # answer -> None or a problem text
     kind: str = "number"
     tolerance: float = 1e-6
-    describe: Optional[Callable] = None             # (*case) -> short text for the report
-    notes: dict = field(default_factory=dict)
+    visible: int = 0                                # leading cases the notebook shows too
 
     def __post_init__(self):
         if self.kind not in KINDS:

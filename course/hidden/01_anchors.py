@@ -78,13 +78,13 @@ def small_config_problem(config):
 
 EXERCISES = [
     Exercise("test_count_anchors", call("count_anchors"), count_anchors_cases,
-             expected=library_anchor_count, kind="number"),
+             expected=library_anchor_count, visible=2),
     Exercise("test_anchor_size", call("anchor_size"), anchor_size_cases,
-             expected=library_anchor_size, tolerance=1e-4),
+             expected=library_anchor_size, tolerance=1e-4, visible=1),
     Exercise("test_appearance", value("setting_effects"), kind="choice",
              expected={"c": "a", "anchor_shapes": "b", "anchor_ratios": "c", "anchor_scales": "d"}),
     Exercise("test_target_shapes", call("target_shapes"), target_shapes_cases,
-             expected=library_target_shapes),
+             expected=library_target_shapes, visible=1),
     Exercise("test_refinement", value("refinement_answer"), expected="b", kind="choice"),
     Exercise("test_small_config", value("small_lesion_config"), judge=small_config_problem),
 ]

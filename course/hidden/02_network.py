@@ -93,13 +93,13 @@ def library_conv3d_params(kernel, c_in, c_out):
 
 EXERCISES = [
     Exercise("test_feature_map_size", call("feature_map_size"), feature_map_size_cases,
-             expected=library_feature_map_size),
+             expected=library_feature_map_size, visible=2),
     Exercise("test_contracting_arm", call("my_contracting_arm", helper=ARM_SUMMARY),
-             contracting_arm_cases, expected=library_contracting_arm),
+             contracting_arm_cases, expected=library_contracting_arm, visible=1),
     Exercise("test_pyramid_serves", call("pyramid_serves"), pyramid_serves_cases,
-             expected=library_pyramid_serves),
+             expected=library_pyramid_serves, visible=2),
     Exercise("test_head_outputs", call("head_outputs"), head_outputs_cases,
-             expected=library_head_outputs),
+             expected=library_head_outputs, visible=1),
     Exercise("test_conv3d_params", call("conv3d_params"), conv3d_params_cases,
-             expected=library_conv3d_params),
+             expected=library_conv3d_params, visible=1),
 ]

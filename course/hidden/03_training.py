@@ -62,9 +62,9 @@ def prepare_data(fast):
 
 EXERCISES = [
     Exercise("test_focal_elements", call("focal_elements"), focal_cases, expected=library_focal,
-             tolerance=1e-4),
+             tolerance=1e-4, visible=2),
     Exercise("test_masked_mean", call("masked_mean"), masked_mean_cases,
-             expected=masked_mean_reference, tolerance=1e-6),
+             expected=masked_mean_reference, tolerance=1e-6, visible=1),
     Exercise("test_smooth_l1", call("smooth_l1_elements"), smooth_l1_cases,
-             expected=library_smooth_l1, tolerance=1e-4),
+             expected=library_smooth_l1, tolerance=1e-4, visible=2),
 ]

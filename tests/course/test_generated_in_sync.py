@@ -43,3 +43,21 @@ def test_hidden_tests_live_outside_the_notebooks(tmp_path):
         f"{manage.HIDDEN_BEGIN}\nassert True\n{manage.HIDDEN_END}")])
     nbformat.write(nb, course / "source" / "x" / "x.ipynb")
     assert len(manage.misplaced_hidden_tests(course)) == 1
+
+
+def test_student_edition_holds_no_answer_key(tmp_path):
+    out = tmp_path / "students"
+    assert manage.main(["publish", "--out", str(out)]) == 0
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert "README.md" in files and "lib/pyproject.toml" in files
+    assert {f"course/release/{a}" for a in manage.assignments()} <= {f.rsplit("/", 1)[0] for f in files}
+    assert not [f for f in files if f.startswith(("course/source", "course/hidden", "solutions", "course/grader"))
+                or "instructor" in f or f.endswith(".db")]
+    text = "\n".join((out / f).read_text(errors="replace") for f in files)
+    assert "BEGIN SOLUTION" not in text and "HIDDEN" not in text
+    from grading import solution_cells
+    for source in (COURSE / "source").rglob("*.ipynb"):
+        for answer in solution_cells(source).values():
+            assert answer.strip() not in text
+    with pytest.raises(SystemExit, match="not empty"):
+        manage.main(["publish", "--out", str(out)])

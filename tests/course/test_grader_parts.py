@@ -110,11 +110,17 @@ def test_letters_are_read_in_any_case(got, right):
 
 
 def test_a_verdict_needs_every_case_and_says_which_failed():
-    exercise = spec.Exercise("t", spec.call("f"), lambda rng: [[1], [2]], expected=lambda n: n * 2)
+    exercise = spec.Exercise("t", spec.call("f"), lambda rng: [[1], [2]], expected=lambda n: n * 2,
+                             visible=1)
     ok = judge.verdict(exercise, [{"ok": 2}, {"ok": 4}], [2, 4], plain)
-    assert ok == {"passed": True, "cases": 2, "failed": 0, "problems": []}
+    assert ok == {"passed": True, "cases": 2, "failed": 0, "hidden_failed": 0, "problems": [],
+                  "visible": [{"case": 1, "passed": True, "expected": "2"}]}
     bad = judge.verdict(exercise, [{"ok": 2}, {"error": "ZeroDivisionError: x"}], [2, 4], plain)
-    assert not bad["passed"] and bad["failed"] == 1 and "case 2" in bad["problems"][0]
+    assert not bad["passed"] and bad["failed"] == bad["hidden_failed"] == 1
+    assert "case 2" in bad["problems"][0] and bad["visible"][0]["passed"]
+    wrong_visible = judge.verdict(exercise, [{"ok": 3}, {"ok": 4}], [2, 4], plain)
+    assert wrong_visible["visible"] == [{"case": 1, "passed": False, "expected": "2"}]
+    assert wrong_visible["hidden_failed"] == 0
     assert not judge.verdict(exercise, [{"ok": 2}], [2, 4], plain)["passed"]          # one missing
     assert not judge.verdict(exercise, None, [2, 4], plain)["passed"]                 # not recorded
     forged = [{"ok": {"$array": {"dtype": "object", "shape": [], "data": []}}}, {"ok": 4}]

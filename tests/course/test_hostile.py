@@ -91,6 +91,15 @@ def attacks(course):
                       {"system_import", "process"}),
         "network": ("import socket\nsocket.create_connection(('pypi.org', 443), timeout=3)",
                     {"system_import", "network"}),
+        "stuck_in_c_code": ("import re\nre.match('(a+)+$', 'a' * 64 + 'b')       # no signal stops it",
+                            {"timeout"}),
+        "script_in_output": ("from IPython.display import HTML, display\n"
+                             "display(HTML('<script>document.title = \"pwned\"</script>'))\n"
+                             "print('<script>alert(1)</script>')", set()),
+        "leak_hidden_cases": ("seen = []", set(), {"count_anchors": WRONG_COUNT.replace(
+            "    import math", "    seen.append((image_shape, c, anchor_scales, anchor_ratios))\n    import math"),
+            "target_shapes": SOLUTIONS["target_shapes"].replace(
+                "    height, width = image_shape", "    print('hidden cases:', seen)\n    height, width = image_shape")}),
     }
 
 
@@ -127,6 +136,7 @@ def batch(tmp_path_factory):
         os.remove(PWNED)
     before = fingerprint(course, COURSE / "grader", COURSE / "hidden")
     status = grade(course, ASSIGNMENT, "--timeout", "20", "--workers", "2")
+    INSTRUCTOR.main(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
     after = fingerprint(course, COURSE / "grader", COURSE / "hidden")
     report = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
     return {"course": course, "status": status, "before": before, "after": after,
@@ -174,6 +184,36 @@ def test_no_hidden_test_or_course_file_reached_a_submissions_output(batch):
         assert "library_anchor_count" not in executed and "def small_config_problem" not in executed
         assert error in executed                           # the attempt ran and failed
     assert "library_anchor_count" in hidden
+
+
+def hidden_fragments():
+    """Texts that would betray a hidden case of assignment 1: its inputs and expected values."""
+    import sys
+    sys.path.insert(0, str(COURSE))
+    from grader import spec
+    exercises = spec.load(spec.hidden_file(COURSE, ASSIGNMENT))
+    cases = spec.draw_cases(exercises, INSTRUCTOR.DEFAULT_SECRET)
+    fragments = set()
+    for exercise in exercises:
+        for case in cases.get(exercise.grade_id, [])[exercise.visible:]:
+            fragments.add(repr(tuple(case)))
+            fragments |= {repr(tuple(a)) for a in case if isinstance(a, (tuple, list)) and len(a) > 1}
+            value = exercise.expected(*case)
+            if isinstance(value, int) and value > 100:
+                fragments.add(f"{value}")
+    return fragments
+
+
+def test_feedback_reveals_no_hidden_case(batch):
+    fragments = hidden_fragments()
+    assert len(fragments) > 10
+    leaked = (batch["course"] / "autograded" / "leak_hidden_cases" / ASSIGNMENT / "anchors.ipynb").read_text()
+    assert "(200, 300)" in leaked                          # the student's code did print them ...
+    for student in ("honest", "wrong", "blank", *batch["attacks"]):
+        page = (batch["course"] / "feedback" / student / ASSIGNMENT / "anchors.html").read_text()
+        found = sorted(f for f in fragments if f in page)
+        assert found == [], f"{student}'s feedback shows hidden cases: {found}"   # ... not here
+        assert "<script" not in page and "pwned" not in page
 
 
 def test_executed_notebooks_are_capped(batch):

@@ -205,7 +205,14 @@ def test_collect_never_overwrites_silently(tmp_path):
     report = instructor.collect(second, ASSIGNMENT, course)
     assert target.read_bytes() == original and [s for s, _ in report["kept"]] == ["amy.ipynb"]
     assert sorted(s for s, _ in report["conflict"]) == ["Copy of anchors - ben.ipynb", "ben.ipynb"]
+    assert all("'Copy of anchors - ben.ipynb', 'ben.ipynb'" in note for _, note in report["conflict"])
     assert not (course / "submitted" / "ben").exists()
+    mapping = tmp_path / "map.csv"                 # the instructor says who is who
+    mapping.write_text("file,student\nben.ipynb,Ben Old\n")
+    assert instructor.main(["collect", str(second), "--assignment", ASSIGNMENT, "--course", str(course),
+                            "--map", str(mapping)]) == 1          # amy's file still differs: kept
+    assert (course / "submitted" / "ben_old" / ASSIGNMENT / "anchors.ipynb").exists()
+    assert (course / "submitted" / "ben" / ASSIGNMENT / "anchors.ipynb").exists()
     assert instructor.collect(second, ASSIGNMENT, course, force=True)["replaced"]
     assert target.read_bytes() != original
 
@@ -267,16 +274,16 @@ def test_html_feedback_per_student(run):
         html = run["course"] / "feedback" / student / ASSIGNMENT / "anchors.html"
         text = html.read_text()
         assert html.exists() and "test_count_anchors" in text
-    # nothing of the hidden side is shown: a failed exercise says how many checks failed
-    hidden = (run["course"] / "hidden" / f"{ASSIGNMENT}.py").read_text()
+    # nothing of the hidden side is shown: a failed exercise names the visible checks that
+    # failed, with what they expect, and counts the others
     for student in EXPECTED:
         text = (run["course"] / "feedback" / student / ASSIGNMENT / "anchors.html").read_text()
         assert "library_anchor_count" not in text and "anchor_templates" not in text
         assert "<script" not in text
     alice = (run["course"] / "feedback" / "alice_smith" / ASSIGNMENT / "anchors.html").read_text()
-    assert "test_anchor_size: 0 / 2" in alice and "checks failed" in alice
-    assert "✓ tutorial configuration" in alice                  # a visible check's output
-    assert "lesion_masks(16, seed=11)" in hidden
+    assert "test_anchor_size: 0 / 2" in alice and "test_count_anchors: 2 / 2" in alice
+    assert "visible check 1 failed: expected <code>(32.0, 32.0)</code>" in alice
+    assert "6 of the grader's other checks failed" in alice
 
 
 def test_instructor_notebook_is_valid_and_not_an_assignment():
@@ -286,7 +293,7 @@ def test_instructor_notebook_is_valid_and_not_an_assignment():
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for command in ("release", "collect", "grade", "export", "feedback"):
         assert f'"{command}"' in code
-    assert "drive.mount" in code
+    assert "drive.mount" not in code and "files.upload()" in code and "files.download(" in code
 
 
 def test_repair_puts_deleted_cells_back_in_place():
@@ -302,3 +309,28 @@ def test_repair_puts_deleted_cells_back_in_place():
     assert position(nb, "refinement") + 1 == position(nb, "test_refinement") == position(nb, "small_config") - 1
     assert "nbgrader" not in nb.cells[-1].metadata
     nbformat.validate(nb)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    ("manual", "manual score"), ("auto", "but the judge gave"), ("points", "differ from the release"),
+    ("extra", "extra credit")])
+def test_export_refuses_a_gradebook_changed_after_grading(run, tmp_path, tamper, message, capsys):
+    from nbgrader.api import Gradebook
+    course = tmp_path / "course"
+    shutil.copytree(run["course"], course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade("test_refinement", "anchors", ASSIGNMENT, "dave")
+        if tamper == "manual":
+            grade.manual_score = 1.0
+        elif tamper == "auto":
+            grade.auto_score = 1.0
+        elif tamper == "extra":
+            grade.extra_credit = 5.0
+        else:
+            gradebook.find_grade_cell("test_refinement", "anchors", ASSIGNMENT).max_score = 10
+        gradebook.db.commit()
+    options = ["export", "--assignment", ASSIGNMENT, "--csv", str(tmp_path / "g.csv"), "--course", str(course)]
+    assert instructor.main(options) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "g.csv").exists()
+    if tamper == "manual":                     # set on purpose in formgrader: accepted when asked
+        assert instructor.main(options + ["--accept-manual-scores"]) == 0

@@ -1,0 +1,73 @@
+"""The gradebook is exported only as the grader left it.
+
+``snapshot`` records, at release, what nbgrader stored for every assignment (notebooks, test
+cells with their points, the checksums of the locked cells). ``problems`` compares, at export,
+the gradebook with that snapshot and with the judge's verdicts (``reports/<a>/results.json``):
+a test cell or its points changed, a score that is not the judge's, a manual score or extra
+credit set outside ``instructor.py``, a graded student missing. Any of these makes ``export``
+refuse with the list, so a grade that leaves the course is one the grader gave.
+"""
+
+import json
+from pathlib import Path
+
+SNAPSHOT = Path("reports") / "release-snapshot.json"
+
+
+def structure(gradebook, assignment):
+    """{notebook: {"tests": {cell: points}, "checksums": {cell: checksum}}} of one assignment."""
+    found = {}
+    for notebook in gradebook.find_assignment(assignment).notebooks:
+        found[notebook.name] = {
+            "tests": {c.name: c.max_score for c in notebook.grade_cells},
+            "checksums": {c.name: c.checksum for c in notebook.source_cells if c.locked}}
+    return found
+
+
+def snapshot(course, assignments):
+    """Write the release snapshot of ``assignments`` (after nbgrader generate_assignment)."""
+    from nbgrader.api import Gradebook
+    course = Path(course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        data = {a: structure(gradebook, a) for a in assignments}
+    (course / SNAPSHOT).parent.mkdir(parents=True, exist_ok=True)
+    (course / SNAPSHOT).write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+def problems(course, assignment, points, accept_manual=False):
+    """What is wrong with the gradebook of one assignment (an empty list if nothing is).
+    ``points``: {notebook: {test cell: points}} of the release."""
+    from nbgrader.api import Gradebook
+    course = Path(course)
+    if not (course / SNAPSHOT).exists():
+        return [f"no release snapshot ({course / SNAPSHOT}): run the 'release' command again"]
+    expected_structure = json.loads((course / SNAPSHOT).read_text()).get(assignment)
+    results_path = course / "reports" / assignment / "results.json"
+    if not results_path.exists():
+        return [f"no grading results ({results_path}): run the 'grade' command first"]
+    results = json.loads(results_path.read_text())["students"]
+    found = []
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        if structure(gradebook, assignment) != expected_structure:
+            found.append("the gradebook's test cells, points or locked cells differ from the release")
+        submissions = {s.student.id: s for s in gradebook.find_assignment(assignment).submissions}
+        for student in sorted(set(results) - set(submissions)):
+            found.append(f"{student}: graded but missing from the gradebook")
+        for student, submission in sorted(submissions.items()):
+            if student not in results:
+                found.append(f"{student}: in the gradebook but not in the grading results")
+                continue
+            for notebook in submission.notebooks:
+                verdicts = results[student].get(notebook.name, {}).get("verdicts", {})
+                for grade in notebook.grades:
+                    if grade.manual_score is not None and not accept_manual:
+                        found.append(f"{student}/{grade.name}: manual score {grade.manual_score:g} "
+                                     "(pass --accept-manual-scores if you set it)")
+                    if grade.extra_credit:
+                        found.append(f"{student}/{grade.name}: extra credit {grade.extra_credit:g}")
+                    wanted = points[notebook.name][grade.name] if verdicts.get(
+                        grade.name, {}).get("passed") else 0.0
+                    if grade.auto_score != wanted:
+                        found.append(f"{student}/{grade.name}: score {grade.auto_score} but the "
+                                     f"judge gave {wanted:g}")
+    return found
