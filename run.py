@@ -43,8 +43,15 @@ def ensure_venv():
     stamp.write_text(digest)
 
 
+def venv_environment():
+    """os.environ with the virtualenv's bin/ first on PATH, as ``activate`` would set it: tools
+    that start console scripts by name (nbgrader runs ``alembic``) find the venv's own."""
+    path = os.pathsep.join([str(VENV / "bin"), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "VIRTUAL_ENV": str(VENV)}
+
+
 def run(args):
-    return subprocess.run([str(venv_python()), *args], cwd=ROOT).returncode
+    return subprocess.run([str(venv_python()), *args], cwd=ROOT, env=venv_environment()).returncode
 
 
 def main(argv):
