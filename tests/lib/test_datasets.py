@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("nibabel")
-pytest.importorskip("nilearn")
 
 from boxloc import BoundingBox  # noqa: E402
 from boxloc.datasets import Client, prepare  # noqa: E402
