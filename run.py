@@ -6,7 +6,8 @@
     python3 run.py bench    # the speed benchmarks of benchmarks/
 
 Each creates (or reuses) the virtualenv ``.venv`` next to this file, installs ``lib/`` in
-editable mode with the test tools whenever their requirement files change, then runs inside it.
+editable mode (with its TensorFlow extra) and the test tools whenever their requirement files
+change, then runs inside it.
 Set BOXLOC_VENV to use another virtualenv folder.
 """
 
@@ -38,8 +39,8 @@ def ensure_venv():
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     print("installing boxloc and the test tools (first run takes a minute)", flush=True)
-    subprocess.run(pip + ["-e", str(ROOT / "lib"), "-r", str(ROOT / "requirements-dev.txt")],
-                   check=True)
+    subprocess.run(pip + ["-e", f"{ROOT / 'lib'}[tensorflow]",
+                          "-r", str(ROOT / "requirements-dev.txt")], check=True)
     stamp.write_text(digest)
 
 
