@@ -4,11 +4,12 @@
     python3 run.py demo     # the main job (see README): anchors demo + the course end to end
     python3 run.py test     # the whole test suite
     python3 run.py bench    # the speed benchmarks of benchmarks/
+    python3 run.py compat [NAME ...]   # the compatibility matrix (slow; see compat/matrix.py)
 
-Each creates (or reuses) the virtualenv ``.venv`` next to this file, installs ``lib/`` in
-editable mode (with its TensorFlow extra) and the test tools whenever their requirement files
-change, then runs inside it.
-Set BOXLOC_VENV to use another virtualenv folder.
+Each but compat creates (or reuses) the virtualenv ``.venv`` next to this file, installs
+``lib/`` in editable mode (with its TensorFlow extra) and the test tools whenever their
+requirement files change, then runs inside it. Set BOXLOC_VENV to use another virtualenv
+folder. compat builds its own virtualenvs under ``.compat-venvs/``.
 """
 
 import hashlib
@@ -61,11 +62,14 @@ def main(argv):
         or run([str(ROOT / "course" / "manage.py"), "demo", "--out", "outputs"]),
         "test": lambda extra: run(["-m", "pytest", *extra]),
         "bench": lambda extra: run([str(ROOT / "benchmarks" / "bench_bounding_box.py"), *extra]),
+        "compat": lambda extra: subprocess.run(
+            [sys.executable, str(ROOT / "compat" / "matrix.py"), "run", *extra]).returncode,
     }
     if len(argv) < 1 or argv[0] not in commands:
         print(__doc__)
         return 2
-    ensure_venv()
+    if argv[0] != "compat":
+        ensure_venv()
     code = commands[argv[0]](argv[1:])
     if argv[0] == "test" and code == PYTEST_NO_TESTS_COLLECTED:
         print("pytest collected no tests: treating an empty run as a failure", file=sys.stderr)
