@@ -163,9 +163,16 @@ def _step(log, title, command, env=None, check=True):
 
 
 def _pytest_counts(log_text):
-    """The last pytest summary line's counts, e.g. {'passed': 120, 'skipped': 3}."""
-    lines = [line for line in log_text.splitlines() if re.search(r"\d+ (passed|failed)", line)]
-    return {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", lines[-1])} if lines else {}
+    """The counts of pytest's closing line, e.g. {'passed': 120, 'skipped': 3}; {'error': 1}
+    when there is none."""
+    lines = [line for line in log_text.splitlines()
+             if re.search(r"\d+ (passed|failed|errors?)\b.* in [\d.]+s", line)]
+    if not lines:
+        return {"error": 1}
+    counts = {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", lines[-1])}
+    counts.pop("warnings", None)
+    counts.pop("warning", None)
+    return counts
 
 
 NOTEBOOK_RUNNER = """
@@ -289,8 +296,8 @@ def main(argv):
         (VENVS / "results" / f"{name}.json").write_text(json.dumps(result, indent=1))
         print(matrix_row(result), flush=True)
         failed |= bool(result.get("changed")) or not result.get("pip_check", True) or any(
-            counts.get("failed") or counts.get("error") or counts.get("errors")
-            or not counts.get("passed") for counts in result.get("tests", {}).values()) \
+            set(counts) - {"passed", "skipped"} or not counts.get("passed")
+            for counts in result.get("tests", {}).values()) \
             or "failed" in result.get("notebook", {}).values()
     return 1 if failed else 0
 
