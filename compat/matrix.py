@@ -218,8 +218,9 @@ def run_environment(name):
     else:
         _step(log, "install boxloc", pip + [lib] + spec.get("also", []), env)
     after = _freeze(py)
+    # Only a runtime's packages must stay (a fresh venv's own pip/setuptools may be upgraded).
     changed = {k: f"{before[k]} -> {after.get(k, 'removed')}" for k in before
-               if after.get(k) != before[k]}
+               if after.get(k) != before[k]} if spec.get("preinstalled") else None
     added = sorted(f"{k}=={v}" for k, v in after.items() if k not in before)
     result.update(python=subprocess.run([py, "-c", "import platform; print(platform."
                                          "python_version())"], capture_output=True,
@@ -267,8 +268,8 @@ def matrix_row(result):
     if "skipped" in result:
         return f"| {result['environment']} | skipped: {result['skipped']} |"
     versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items())
-    changed = "nothing" if not result["changed"] else \
-        "; ".join(f"{k} {v}" for k, v in result["changed"].items())
+    changed = "n/a (fresh venv)" if result["changed"] is None else "nothing" if not \
+        result["changed"] else "; ".join(f"{k} {v}" for k, v in result["changed"].items())
     tests = "; ".join(f"{b}: " + ", ".join(f"{n} {w}" for w, n in counts.items())
                       for b, counts in result["tests"].items())
     notebook = ", ".join(f"{k}: {v}" for k, v in result.get("notebook", {}).items()) or "-"
