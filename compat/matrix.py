@@ -87,11 +87,13 @@ def find_python(version):
 
 
 def clean_pip_environment():
-    """os.environ for pip runs that must see PyPI only, as on Colab: this machine's pip
-    configuration (a local wheel folder, a constraint file) is left out."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PIP_") or k in ("PIP_CERT", "PIP_DEFAULT_TIMEOUT")}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    """os.environ for pip runs that must see PyPI only, as on Colab: this machine's local wheel
+    folders, extra indexes and constraint file are switched off (its certificate setting is
+    kept)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")
+           or k in ("PIP_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_INDEX_URL")}
+    env.update(PIP_CONSTRAINT="", PIP_FIND_LINKS="", PIP_EXTRA_INDEX_URL="",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
     return env
 
 
