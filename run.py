@@ -4,10 +4,12 @@
     python3 run.py demo     # the main job (see README): anchors demo + the course end to end
     python3 run.py test     # the whole test suite
     python3 run.py bench    # the speed benchmarks of benchmarks/
+    python3 run.py compat [NAME ...]   # the compatibility matrix (slow; see compat/matrix.py)
 
-Each creates (or reuses) the virtualenv ``.venv`` next to this file, installs ``lib/`` in
-editable mode with the test tools whenever their requirement files change, then runs inside it.
-Set BOXLOC_VENV to use another virtualenv folder.
+Each but compat creates (or reuses) the virtualenv ``.venv`` next to this file, installs
+``lib/`` in editable mode (with its TensorFlow extra) and the test tools whenever their
+requirement files change, then runs inside it. Set BOXLOC_VENV to use another virtualenv
+folder. compat builds its own virtualenvs under ``.compat-venvs/``.
 """
 
 import hashlib
@@ -38,13 +40,20 @@ def ensure_venv():
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     print("installing boxloc and the test tools (first run takes a minute)", flush=True)
-    subprocess.run(pip + ["-e", str(ROOT / "lib"), "-r", str(ROOT / "requirements-dev.txt")],
-                   check=True)
+    subprocess.run(pip + ["-e", f"{ROOT / 'lib'}[tensorflow]",
+                          "-r", str(ROOT / "requirements-dev.txt")], check=True)
     stamp.write_text(digest)
 
 
+def venv_environment():
+    """os.environ with the virtualenv's bin/ first on PATH, as ``activate`` would set it: tools
+    that start console scripts by name (nbgrader runs ``alembic``) find the venv's own."""
+    path = os.pathsep.join([str(VENV / "bin"), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "VIRTUAL_ENV": str(VENV)}
+
+
 def run(args):
-    return subprocess.run([str(venv_python()), *args], cwd=ROOT).returncode
+    return subprocess.run([str(venv_python()), *args], cwd=ROOT, env=venv_environment()).returncode
 
 
 def main(argv):
@@ -53,11 +62,14 @@ def main(argv):
         or run([str(ROOT / "course" / "manage.py"), "demo", "--out", "outputs"]),
         "test": lambda extra: run(["-m", "pytest", *extra]),
         "bench": lambda extra: run([str(ROOT / "benchmarks" / "bench_bounding_box.py"), *extra]),
+        "compat": lambda extra: subprocess.run(
+            [sys.executable, str(ROOT / "compat" / "matrix.py"), "run", *extra]).returncode,
     }
     if len(argv) < 1 or argv[0] not in commands:
         print(__doc__)
         return 2
-    ensure_venv()
+    if argv[0] != "compat":
+        ensure_venv()
     code = commands[argv[0]](argv[1:])
     if argv[0] == "test" and code == PYTEST_NO_TESTS_COLLECTED:
         print("pytest collected no tests: treating an empty run as a failure", file=sys.stderr)

@@ -18,11 +18,16 @@ def requirement_names(lines):
     return names
 
 
-def pyproject_requirements():
-    """The [project] dependencies of lib/pyproject.toml (tomllib is not in Python 3.10)."""
+def pyproject_requirements(extras=("tensorflow",)):
+    """The [project] dependencies of lib/pyproject.toml and those of its ``extras``
+    (tomllib is not in Python 3.10)."""
     text = (ROOT / "lib" / "pyproject.toml").read_text()
     block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
-    return re.findall(r'"([^"]+)"', block)
+    requirements = re.findall(r'"([^"]+)"', block)
+    for extra in extras:
+        line = re.search(rf"^{extra} = \[(.*)\]$", text, re.M).group(1)
+        requirements += re.findall(r'"([^"]+)"', line)
+    return requirements
 
 
 def dev_requirements():
@@ -30,12 +35,13 @@ def dev_requirements():
 
 
 def conda_requirements():
-    """The conda dependency strings of environment.yml (a flat list, parsed without PyYAML)."""
+    """The dependency strings of environment.yml, conda's and its pip section's (a flat list,
+    parsed without PyYAML); not python, pip or the editable lib."""
     lines = (ROOT / "environment.yml").read_text().splitlines()
     start = lines.index("dependencies:")
     entries = []
     for line in lines[start + 1:]:
-        match = re.match(r"^  - ([^:]+)$", line)
+        match = re.match(r"^  - ([^:]+)$", line) or re.match(r"^      - ([^-].*)$", line)
         if match:
             entries.append(match.group(1).strip())
     return [e for e in entries if not e.startswith(("python", "pip"))]

@@ -17,8 +17,9 @@ An image without lesions has no positive anchor: its box loss is exactly 0 and i
 classification loss finite in both variants.
 """
 
-import keras
-from keras import ops
+from ._keras import keras
+
+ops = keras.ops
 
 __all__ = ["FocalLoss", "SmoothL1Loss", "VARIANTS"]
 

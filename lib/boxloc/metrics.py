@@ -13,8 +13,9 @@ count as false positives.
 
 import math
 
-import keras
-from keras import ops
+from ._keras import keras
+
+ops = keras.ops
 
 __all__ = ["Sensitivity", "PPV"]
 

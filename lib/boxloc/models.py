@@ -22,8 +22,9 @@ Level ``c`` of the pyramid is the feature map after ``c`` stride-2 convolutions.
 
 import math
 
-import keras
-from keras import layers
+from ._keras import keras
+
+layers = keras.layers
 
 __all__ = ["PRESETS", "pyramid_grid", "check_levels", "conv_block", "contracting_arm",
            "expanding_arm", "retinanet_heads", "build_retinanet", "prior_bias"]

@@ -1,6 +1,9 @@
 """Training side on Keras 3: course configuration, compile helper, callbacks, mixed precision /
 XLA switch, a tf.data pipeline, toy training batches, and loading saved models.
 
+Everything here runs on the TensorFlow, JAX and PyTorch backends of Keras 3 (``KERAS_BACKEND``)
+except ``as_dataset``, which builds a ``tf.data`` pipeline and so needs TensorFlow installed.
+
 The wiring the seed tutorial needed (loss closures over symbolic mask Inputs,
 ``experimental_run_tf_function``, ``add_metric``) is replaced by plain Keras 3 parts::
 
@@ -19,17 +22,18 @@ output name, which Keras 3 hands to each output's loss and weighted metrics.
 import itertools
 import os
 
-import keras
 import numpy as np
 
 from . import losses as _losses
 from . import metrics as _metrics
+from ._keras import backend, keras
+from ._tensorflow import import_tensorflow
 from .examples import lesion_masks
 from .targets import map_key
 
-__all__ = ["COURSE_CONFIG", "accelerator", "configure_accelerator", "detection_losses",
-           "detection_metrics", "compile_retinanet", "course_callbacks", "as_dataset",
-           "toy_batches", "load_model"]
+__all__ = ["COURSE_CONFIG", "accelerator", "default_jit_compile", "configure_accelerator",
+           "detection_losses", "detection_metrics", "compile_retinanet", "course_callbacks",
+           "as_dataset", "toy_batches", "load_model"]
 
 #: The course's training configuration (the seed tutorial's numbers where it has them).
 COURSE_CONFIG = {
@@ -44,22 +48,43 @@ COURSE_CONFIG = {
 
 
 def accelerator():
-    """``'gpu'`` when TensorFlow sees a GPU, else ``'cpu'``."""
-    import tensorflow as tf
-    return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    """``'gpu'`` when the Keras backend (TensorFlow, JAX or PyTorch) sees a GPU, else ``'cpu'``."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    if name == "jax":
+        import jax
+        return "gpu" if any(device.platform == "gpu" for device in jax.devices()) else "cpu"
+    if name == "torch":
+        import torch
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "cpu"
+
+
+def default_jit_compile(device=None):
+    """The ``jit_compile`` that pays off for the backend: JAX always compiles (eager JAX is
+    very slow), TensorFlow's XLA pays off on a GPU only, and PyTorch's ``torch.compile`` is
+    left off (its compile time exceeds a course run's savings)."""
+    name = backend()
+    if name == "jax":
+        return True
+    if name == "tensorflow":
+        return (device or accelerator()) == "gpu"
+    return False
 
 
 def configure_accelerator(mixed_precision="auto", xla="auto"):
     """Switch mixed precision (global ``mixed_float16`` policy) and choose XLA.
 
-    ``"auto"`` turns each on with a GPU and off on a CPU-only machine (float16 is slow on CPUs;
-    XLA compile time does not pay off there). Call it before building the model; pass the
-    returned ``jit_compile`` to ``compile_retinanet``. Returns
+    ``"auto"`` turns mixed precision on with a GPU and off on a CPU-only machine (float16 is
+    slow on CPUs) and chooses ``jit_compile`` by ``default_jit_compile``. Call it before
+    building the model; pass the returned ``jit_compile`` to ``compile_retinanet``. Returns
     ``{'device': ..., 'mixed_precision': bool, 'jit_compile': bool}``.
     """
     device = accelerator()
     use_mixed = device == "gpu" if mixed_precision == "auto" else bool(mixed_precision)
-    use_xla = device == "gpu" if xla == "auto" else bool(xla)
+    use_xla = default_jit_compile(device) if xla == "auto" else bool(xla)
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
     return {"device": device, "mixed_precision": use_mixed, "jit_compile": use_xla}
 
@@ -89,20 +114,23 @@ def detection_metrics(model, threshold=0.5):
 
 
 def compile_retinanet(model, optimizer=None, learning_rate=None, focal=None, smooth_l1=None,
-                      metric_threshold=None, jit_compile=False, box_weight=1.0, **kwargs):
+                      metric_threshold=None, jit_compile=None, box_weight=1.0, **kwargs):
     """Compile with the course losses, Adam and masked sensitivity/PPV.
 
     The loss is the sum over outputs of each ``cls-c{c}`` focal loss plus ``box_weight``
     times each ``reg-c{c}`` smooth-L1 loss (1, as the seed). With ``smooth_l1={'delta': b}``
     and ``box_weight=1/b`` the box term is torchvision's smooth-L1 with beta ``b``.
     ``focal`` / ``smooth_l1`` update the course arguments, e.g. ``focal={'variant':
-    'retinanet'}``. Extra ``kwargs`` go to ``model.compile``.
+    'retinanet'}``. ``jit_compile=None``: on with the JAX backend (eager JAX is very slow),
+    off otherwise. Extra ``kwargs`` go to ``model.compile``.
     """
     if optimizer is None:
         optimizer = keras.optimizers.Adam(learning_rate or COURSE_CONFIG["learning_rate"])
     if not box_weight > 0:
         raise ValueError(f"box_weight must be > 0, got {box_weight}")
     threshold = COURSE_CONFIG["metric_threshold"] if metric_threshold is None else metric_threshold
+    if jit_compile is None:
+        jit_compile = backend() == "jax"
     losses = detection_losses(model, focal, smooth_l1)
     weights = {key: float(box_weight) if key.startswith("reg-") else 1.0 for key in losses}
     model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
@@ -128,8 +156,8 @@ def as_dataset(batches, prefetch=True):
     """Wrap an iterator of ``(xs, ys, sw)`` dicts (e.g. ``bb.generator(...)``) as a
     ``tf.data.Dataset`` with prefetching. The first batch fixes dtypes, channel and grid sizes;
     batch and Z axes are left ``None``. The iterator is consumed once (use an infinite one
-    with ``steps_per_epoch``)."""
-    import tensorflow as tf
+    with ``steps_per_epoch``). Needs TensorFlow (whatever the Keras backend)."""
+    tf = import_tensorflow("boxloc.training.as_dataset")
     iterator = iter(batches)
     first = next(iterator)
 

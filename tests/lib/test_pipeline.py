@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("nibabel")
-pytest.importorskip("nilearn")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 

@@ -2,14 +2,14 @@
 gen_valid, client)``.
 
 * ``'phantom/brats-mip'`` (built in, no download): BraTS-like volumes synthesised from the MNI
-  ICBM152 anatomy bundled with nilearn (see ``phantom``), generated on first use and cached
-  under ``$BOXLOC_DATA`` (default ``~/.cache/boxloc``).
+  ICBM152 anatomy bundled with boxloc (see ``phantom`` and ``anatomy``), generated on first use
+  and cached under ``$BOXLOC_DATA`` (default ``~/.cache/boxloc``).
 * a folder of BraTS 2020/2021 cases or the MSD Task01_BrainTumour layout (see ``nifti``), or the
   seed's name ``'mr/brats-2020-mip'`` with the folder given as ``path=`` or ``$BOXLOC_BRATS``.
 
 Both go through the same preprocessing (3-slice mean projection, per-volume z-score in the
 brain) and the same ``client.Client``. Nothing is ever downloaded. Importing this package
-imports neither TensorFlow nor nilearn; ``make_dataset`` (a ``tf.data`` pipeline with
+imports no deep-learning framework; ``make_dataset`` (a ``tf.data`` pipeline with
 augmentation and box targets, see ``pipeline``) imports TensorFlow when called.
 
 >>> gen_train, gen_valid, client = prepare('phantom/brats-mip', num_volumes=4)  # doctest: +SKIP

@@ -1,20 +1,18 @@
-"""Real human anatomy, offline: the MNI ICBM152 2009 templates that ship inside nilearn.
+"""Real human anatomy, offline: the MNI ICBM152 2009 templates bundled with boxloc.
 
-nilearn bundles, as package data (no download), the symmetric ICBM152 2009a T1 template (already
-skull-stripped) and its grey- and white-matter probability maps, at 1 mm, 197 x 233 x 189, uint8.
-From them we derive the cerebrospinal fluid map (brain minus grey and white matter) and the brain
-mask, place them on the BraTS grid (240 x 240 axial slices, 1 mm), and reduce slices as the
-seed's 'mip' data (groups of 3 slices averaged; tissue fractions average exactly).
-
-Only the file paths come from nilearn: the files are read with nibabel, so importing nilearn (and
-scikit-learn with it) is not needed.
+boxloc ships, as package data (no download), the symmetric ICBM152 2009a T1 template (already
+skull-stripped) and its grey- and white-matter probability maps, at 1 mm, 197 x 233 x 189, uint8:
+byte for byte the copies nilearn ships (``data/README.md`` gives their origin, checksums and
+license; nilearn itself is not needed). From them we derive the cerebrospinal fluid map (brain
+minus grey and white matter) and the brain mask, place them on the BraTS grid (240 x 240 axial
+slices, 1 mm), and reduce slices as the seed's 'mip' data (groups of 3 slices averaged; tissue
+fractions average exactly). The files are read with nibabel.
 
 Orientation of the returned arrays ``(Z, H, W)``: slice 0 is inferior, row 0 anterior, column 0
 the subject's right (radiological display, as BraTS viewers show it).
 """
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +33,12 @@ MIN_BRAIN_FRACTION = 0.1     # keep slices whose brain area is >= 10% of the lar
 
 
 def template_dir():
-    """The folder of nilearn's bundled data files (``nilearn/datasets/data``)."""
-    spec = importlib.util.find_spec("nilearn")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(
-            "the built-in phantom dataset needs the MNI152 templates bundled with nilearn: "
-            "pip install 'nilearn>=0.10.3' (nothing is downloaded at run time)")
-    folder = Path(spec.origin).parent / "datasets" / "data"
+    """The folder of the bundled template files (``boxloc/datasets/data``)."""
+    folder = Path(__file__).resolve().parent / "data"
     missing = [name for name in TEMPLATE_FILES.values() if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"nilearn at {folder.parent.parent} lacks the bundled MNI152 "
-                                f"2009 template files {missing}; install nilearn >= 0.10.3")
+        raise FileNotFoundError(f"this boxloc installation lacks its bundled MNI152 2009 "
+                                f"template files {missing} in {folder}: reinstall boxloc")
     return folder
 
 

@@ -259,5 +259,5 @@ def build_phantom(num_volumes=60, seed=0, workers=None, root=None, fractions=(0.
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             volumes = list(progress(pool.map(_build_one, jobs), num_volumes, desc))
     finish_store(tmp, folder, "phantom/brats-mip", volumes, splits,
-                 {"seed": seed, "source": "MNI ICBM152 2009a (nilearn) + synthetic gliomas"})
+                 {"seed": seed, "source": "MNI ICBM152 2009a (bundled) + synthetic gliomas"})
     return folder

@@ -347,9 +347,11 @@ def make_dataset(client_or_arrays, bb, split="train", batch_size=16, augment=Tru
     Returns:
         An infinite ``tf.data.Dataset`` (use ``steps_per_epoch``): ``x {'dat': float32 (B, 1,
         H, W, C)}``, ``y {'cls-c{c}', 'reg-c{c}': float32 (B, 1, gh, gw, A*K or A*4)}``,
-        ``sample_weight {'cls-c{c}', 'reg-c{c}': the -msk maps}``.
+        ``sample_weight {'cls-c{c}', 'reg-c{c}': the -msk maps}``. Needs TensorFlow
+        (whatever the Keras backend).
     """
-    import tensorflow as tf
+    from .._tensorflow import import_tensorflow
+    tf = import_tensorflow("boxloc.datasets.make_dataset")
 
     if isinstance(client_or_arrays, (tuple, list)):
         images, labels = client_or_arrays

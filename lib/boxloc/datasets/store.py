@@ -124,9 +124,14 @@ def read_meta(root):
 
 
 def progress(iterable, total, desc):
-    """``tqdm`` progress bar when tqdm is installed, else a plain iterator."""
+    """``tqdm`` progress bar when tqdm is installed, else a plain iterator. In a notebook
+    without ipywidgets, older tqdm (4.60) raises instead of falling back to text: text then."""
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, total=total, desc=desc, unit="volume")
+    try:
+        return tqdm(iterable, total=total, desc=desc, unit="volume")
+    except ImportError:                                 # "IProgress not found" (tqdm.notebook)
+        from tqdm.std import tqdm as text_tqdm
+        return text_tqdm(iterable, total=total, desc=desc, unit="volume")
