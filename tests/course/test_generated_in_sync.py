@@ -61,3 +61,21 @@ def test_student_edition_holds_no_answer_key(tmp_path):
             assert answer.strip() not in text
     with pytest.raises(SystemExit, match="not empty"):
         manage.main(["publish", "--out", str(out)])
+
+
+def test_every_setup_cell_installs_without_changing_the_runtime():
+    """The notebooks' install logic is compat/install_cell.py's (tested there against Colab-like
+    stacks): every installed distribution pinned as a constraint, the plain install only as a
+    fallback. It is inline because it runs before boxloc exists."""
+    import ast
+    import re
+    reference = (COURSE.parent / "compat" / "install_cell.py").read_text()
+    for path in sorted((COURSE / "release").rglob("*.ipynb")):
+        setup = next(c for c in nbformat.read(path, as_version=4).cells
+                     if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+        ast.parse(setup.source)
+        for fragment in ('re.fullmatch(r"[0-9][0-9A-Za-z.+!_-]*", version)',
+                         're.sub(r"[-_.]+", "-", name).lower()', 'f"{name}=={version}"'):
+            assert fragment in setup.source and fragment in reference, (path, fragment)
+        assert re.search(r'pip \+ \["-c", constraints\.name, BOXLOC_PIP\]', setup.source), path
+        assert "--upgrade" not in setup.source and "-U" not in setup.source.split()
