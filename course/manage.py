@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Course maintenance: regenerate what is built from ``course/source``.
 
-    python3 course/manage.py generate        # release/ (nbgrader) + solutions/ (executed)
-    python3 course/manage.py check           # exit 1 if release/ or solutions/ are stale
+    python3 course/manage.py generate        # course.toml into the notebooks and README, then
+                                             # release/ (nbgrader) + solutions/ (executed)
+    python3 course/manage.py check           # exit 1 if any of them is stale
     python3 course/manage.py demo --out DIR  # the course end to end in DIR (the main job)
     python3 course/manage.py publish --out DIR   # the student edition (no answer key) in DIR
 
@@ -142,6 +143,14 @@ def stale_files(course=COURSE, solutions=SOLUTIONS):
     return stale
 
 
+def _publication():
+    """course/publication.py: the course.toml setting and the places that repeat it."""
+    spec = importlib.util.spec_from_file_location("publication", COURSE / "publication.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _instructor():
     spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
     module = importlib.util.module_from_spec(spec)
@@ -209,8 +218,8 @@ def _points(course, assignment):
 STUDENT_README = """# boxloc: anchor-based box localisation on brain MRI (student edition)
 
 Four notebooks that teach how a RetinaNet-style detector finds brain tumours: anchors, the
-network, training, inference and evaluation. Open each in Google Colab (*File > Open notebook >
-GitHub*, this repository), run the first cell (it installs the course library from `lib/`), and
+network, training, inference and evaluation. Open each in Google Colab (the links below), run
+the first cell (it installs the course library from `lib/`), and
 work top to bottom. Cells marked *Your turn* are graded; the check cell under each says whether
 your answer has the expected form and passes the visible checks.
 
@@ -239,7 +248,10 @@ def publish(out, course=COURSE):
     litter = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints", "*.pyc")
     for part in STUDENT_EDITION:
         shutil.copytree(ROOT / part if part == "lib" else course / "release", out / part, ignore=litter)
-    rows = "\n".join(f"| {name} | [`course/release/{name}/{p.name}`](course/release/{name}/{p.name}) |"
+    publication = _publication()
+    where = publication.settings(ROOT)
+    rows = "\n".join(f"| {name} | [`course/release/{name}/{p.name}`](course/release/{name}/{p.name}) "
+                     f"([Open in Colab]({publication.colab_link(where, f'course/release/{name}/{p.name}')})) |"
                      for name in assignments(course)
                      for p in sorted((course / "release" / name).glob("*.ipynb")))
     (out / "README.md").write_text(STUDENT_README.format(rows=rows))
@@ -258,11 +270,13 @@ def main(argv=None):
     if args.command == "publish":
         return publish(args.out)
     if args.command == "generate":
+        for path in _publication().apply(ROOT):
+            print(f"publication setting written into {path.relative_to(ROOT)}")
         generate_release()
         generate_solutions()
         print(f"regenerated {COURSE / 'release'} and {SOLUTIONS}")
         return 0
-    stale, misplaced = stale_files(), misplaced_hidden_tests()
+    stale, misplaced = _publication().mismatches(ROOT) + stale_files(), misplaced_hidden_tests()
     for path in stale:
         print(f"stale: {path} (run: python3 course/manage.py generate)")
     for path in misplaced:
