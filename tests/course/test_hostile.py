@@ -91,6 +91,9 @@ def attacks(course):
                       {"system_import", "process"}),
         "network": ("import socket\nsocket.create_connection(('pypi.org', 443), timeout=3)",
                     {"system_import", "network"}),
+        "detached_writer": ("import subprocess\nsubprocess.Popen(['sh', '-c', "
+                            f"'sleep 3; echo x > {PWNED}; echo x > {c}/pwned'], start_new_session=True)",
+                            {"system_import", "process"}),
         "stuck_in_c_code": ("import re\nre.match('(a+)+$', 'a' * 64 + 'b')       # no signal stops it",
                             {"timeout"}),
         "script_in_output": ("from IPython.display import HTML, display\n"
@@ -171,9 +174,29 @@ def test_honest_wrong_and_blank_raise_no_flags(batch):
 
 
 def test_nothing_outside_the_sandboxes_changed(batch):
+    import time
+    time.sleep(4)                                  # past the detached writer's delay
+    assert batch["before"] == fingerprint(batch["course"], COURSE / "grader", COURSE / "hidden")
     assert batch["before"] == batch["after"]
+    assert not (batch["course"] / "pwned").exists()
     assert not os.path.exists(PWNED)
     assert len(list((batch["course"] / "submitted").iterdir())) == 3 + len(batch["attacks"])
+
+
+def test_no_process_of_a_sandbox_outlives_the_batch(batch):
+    import sys
+    sys.path.insert(0, str(COURSE))
+    from grader import sandbox
+    owners = {int(line.split()[1]) for status in Path("/proc").glob("[0-9]*/status")
+              for line in _lines(status) if line.startswith("Uid:")}
+    assert not {uid for uid in owners if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + 64}
+
+
+def _lines(path):
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
 
 
 def test_no_hidden_test_or_course_file_reached_a_submissions_output(batch):
