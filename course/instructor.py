@@ -41,9 +41,8 @@ import nbformat
 COURSE = Path(__file__).resolve().parent
 if str(COURSE) not in sys.path:             # the grading machinery: course/grader/
     sys.path.insert(0, str(COURSE))
-REPAIRED = "repaired"   # nbgrader's input while grading (its CourseDirectory.submitted_directory)
+REPAIRED = "repaired"   # the repaired copies that are graded (submitted/ stays as sent)
 REPORTS = "reports"
-TIMEOUT_ERROR = "CellTimeoutError"  # ename of nbgrader's default Execute.error_on_timeout
 
 
 # ---------------------------------------------------------------- nbgrader and the course
@@ -62,14 +61,9 @@ def _manage():
 
 
 _repairs = _course_module("repairs")            # what is fixed in a submission before grading
-grade_id, finding, repair = _repairs.grade_id, _repairs.finding, _repairs.repair
+finding, repair = _repairs.finding, _repairs.repair
 _collect = _course_module("collect")            # downloads -> submitted/
-student_id, source_files, clean_name = _collect.student_id, _collect.source_files, _collect.clean_name
-
-
-def run_nbgrader(course, *args):
-    """Run ``python -m nbgrader ARGS`` on ``course``; returns the CompletedProcess (no raise)."""
-    return _manage().nbgrader(course, *args, check=False)
+student_id = _collect.student_id
 
 
 def release_notebooks(course, assignment):
@@ -252,9 +246,9 @@ def flags(report, student):
 def grade_rows(course, assignment):
     """(exercise names, rows): per student the score of each test cell, total and flags."""
     from nbgrader.api import Gradebook
+    from grader.records import points_of
     course = Path(course)
-    exercises = [grade_id(c) for nb in release_notebooks(course, assignment).values()
-                 for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    exercises = [gid for nb in release_notebooks(course, assignment).values() for gid in points_of(nb)]
     report_path = course / REPORTS / assignment / "grading.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     scores = {}
@@ -264,7 +258,7 @@ def grade_rows(course, assignment):
                                              for g in nb.grades}
     rows = []
     for student in sorted(set(scores) | set(report)):
-        graded = "not_graded" not in flags(report, student) and student in scores
+        graded = student in scores
         points = [scores[student].get(e) if graded else None for e in exercises]
         total = sum(p or 0 for p in points) if graded else None
         rows.append([student, *points, total, flags(report, student)])

@@ -170,6 +170,7 @@ def demo(out):
     shutil.copytree(COURSE / "hidden", course / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(COURSE / "nbgrader_config.py", course)
     instructor = _instructor()
+    from grader.records import points_of              # importable once instructor is loaded
     instructor.release(course)
     print(f"release: {course / 'release'}")
     generate_solutions(course, out / "solutions", logs=out / "kernel-logs")
@@ -184,7 +185,8 @@ def demo(out):
         instructor.grade(course, name)
         exercises, rows = instructor.grade_rows(course, name)
         instructor.export(course, name, out / f"grades-{name}.csv")
-        possible = _points(course, name)
+        possible = {gid: points for nb in instructor.release_notebooks(course, name).values()
+                    for gid, points in points_of(nb).items()}
         for student, *points, total, flags in rows:
             lines.append(f"{name:12s} {student:10s} " + "  ".join(
                 f"{e.removeprefix('test_')} {p:g}/{possible[e]:g}" for e, p in zip(exercises, points))
@@ -205,14 +207,6 @@ def cell_text(folder, grade_id):
             if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
                 texts += [o.text for o in cell.get("outputs", []) if o.get("name") == "stdout"]
     return "".join(texts).rstrip()
-
-
-def _points(course, assignment):
-    """{test cell: points} of an assignment, from its release notebooks."""
-    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
-            for path in sorted((course / "release" / assignment).glob("*.ipynb"))
-            for c in nbformat.read(path, as_version=4).cells
-            if c.metadata.get("nbgrader", {}).get("grade")}
 
 
 STUDENT_README = """# boxloc: anchor-based box localisation on brain MRI (student edition)

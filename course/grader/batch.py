@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from . import plain, sandbox, spec, tamper
+from .records import points_of
 
 HERE = Path(__file__).resolve().parent
 
@@ -46,8 +47,7 @@ class Graded:
 
 def test_cells(release_nb):
     """Grade ids of the test cells of a release notebook."""
-    return {c.metadata["nbgrader"]["grade_id"] for c in release_nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade")}
+    return set(points_of(release_nb))
 
 
 def check_exercises(exercises, releases, assignment):

@@ -133,6 +133,12 @@ def cell_text(cell):
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "\n[... output cut]\n"
 
 
+def error_text(cell):
+    """'ename: evalue' of a cell's first error output (capped), or ''."""
+    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+    return f"{errors[0].ename}: {errors[0].evalue}"[:300] if errors else ""
+
+
 def cap_outputs(cell):
     """Keep at most CELL_OUTPUT_LIMIT bytes of a cell's outputs; True if some were dropped."""
     kept, size, cut = [], 0, False
@@ -155,6 +161,7 @@ class Kernel:
     def __init__(self, nb, job):
         self.nb, self.job, self.client = nb, job, None
         self.ipython_start = None
+        self.log = open(HERE / "kernel.log", "ab")   # every kernel's own stdout and stderr
 
     def start(self):
         config = Config()
@@ -164,8 +171,7 @@ class Kernel:
                                      record_timing=False, config=config,
                                      resources={"metadata": {"path": str(HERE)}})
         self.client.create_kernel_manager()
-        sink = open(HERE / "kernel.log", "ab")
-        self.client.start_new_kernel(stdout=sink, stderr=sink)
+        self.client.start_new_kernel(stdout=self.log, stderr=self.log)
         self.client.start_new_kernel_client()
         self.run_code(AUDIT_HOOK + f"\n_boxloc_install_audit({self.job['allowed_read']!r}, "
                       f"{self.job['allowed_write']!r}, {self.job['watched']!r}, {AUDIT_LOG!r})"
@@ -198,8 +204,7 @@ class Kernel:
             cell.setdefault("outputs", []).append(nbformat.v4.new_output(
                 "error", ename=type(error).__name__, evalue=str(error)[:500], traceback=[]))
             return "died"
-        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        return "error" if errors else "ok"
+        return "error" if error_text(cell) else "ok"
 
     def run_detached(self, cell):
         """Run a cell that is not part of the notebook (the grader's own code, a replay):
@@ -312,11 +317,9 @@ class Driver:
                 continue
             status = self.kernel.run_cell(cell, index)
             flooded = cap_outputs(cell)
-            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
             emit(event="cell", index=index, grade_id=grade_id(cell), status=status,
                  text=cell_text(cell) if grade_id(cell) in self.job["plan"] else "",
-                 flooded=flooded, error=(f"{errors[0].ename}: {errors[0].evalue}"[:300]
-                                         if errors else ""))
+                 flooded=flooded, error=error_text(cell))
             if status in ("ok", "error"):
                 self.done.append(index)
             else:

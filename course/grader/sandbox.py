@@ -93,47 +93,47 @@ def check_mounts(dirs, protected):
                                  f"lies inside the course folder {p}")
 
 
+def _unshare(level):
+    """The ``unshare`` command line that opens a sandbox's namespaces at ``level``."""
+    user = ["--user", "--map-root-user"] if level == "namespaces-user" else []
+    return ["unshare", *user, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+
+
 def _command(level, root, inputs, limits, uid, dirs, python):
-    init = ["sh", str(INIT), str(root), str(inputs), str(limits.disk_mb),
+    return [*_unshare(level), "sh", str(INIT), str(root), str(inputs), str(limits.disk_mb),
             str(uid) if level == "namespaces-root" else "-", *dirs, "--",
             python, "/sandbox/driver.py"]
-    namespaces = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
-    if level == "namespaces-root":
-        return ["unshare", *namespaces, *init]
-    return ["unshare", "--user", "--map-root-user", *namespaces, *init]
 
 
 def detect_level():
-    """The best isolation level that works here (a quick trial run), or 'none'."""
+    """The best isolation level that works here (a trial run of its namespaces), or 'none'."""
     if shutil.which("unshare") and shutil.which("setpriv") and shutil.which("pivot_root"):
-        trial = ["sh", "-c", "true"]
         candidates = (["namespaces-root"] if os.geteuid() == 0 else []) + ["namespaces-user"]
         for level in candidates:
-            user = ["--user", "--map-root-user"] if level == "namespaces-user" else []
-            base = ["unshare", *user, "--mount", "--net", "--pid", "--fork"]
-            if subprocess.run(base + trial, capture_output=True).returncode == 0:
+            if subprocess.run([*_unshare(level), "true"], capture_output=True).returncode == 0:
                 return level
     return "none"
 
 
-def _processes_of(uid):
-    """How many processes (and threads) ``uid`` runs now, from /proc."""
-    count = 0
+def process_counts():
+    """{uid: processes and threads it runs now}, from /proc."""
+    counts = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                count += int(fields.get("Threads", "1"))
+            uid = int(fields["Uid"].split()[0])
+            counts[uid] = counts.get(uid, 0) + int(fields.get("Threads", "1"))
         except (OSError, KeyError, ValueError):
             continue
-    return count
+    return counts
 
 
 def _limit(limits, uid_level):
     """The resource limits, applied in the child before it starts the sandbox. RLIMIT_NPROC
     counts every process of a uid: the slot's own uid gets ``limits.processes``; without one
     (a user namespace) the instructor's uid gets that many more than it runs now."""
-    processes = limits.processes if uid_level else _processes_of(os.getuid()) + limits.processes
+    processes = limits.processes if uid_level else \
+        process_counts().get(os.getuid(), 0) + limits.processes
 
     def apply():
         os.setsid()

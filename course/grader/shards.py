@@ -46,9 +46,7 @@ def save(course, assignment, shard, graded, level):
     """Write one shard's results; returns the file."""
     path = folder(course, assignment) / f"{shard[0]}-of-{shard[1]}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{"student": g.student, "notebook": g.notebook, "answers": g.answers,
-             "texts": g.texts, "flags": g.flags, "seconds": g.seconds, "verdicts": g.verdicts,
-             "executed": nbformat.writes(g.executed) if g.executed is not None else None}
+    rows = [{**vars(g), "executed": nbformat.writes(g.executed) if g.executed is not None else None}
             for g in graded]
     path.write_text(json.dumps({"shard": list(shard), "sandbox": level, "graded": rows}))
     return path
