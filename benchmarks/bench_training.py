@@ -109,10 +109,12 @@ def stratified_batches(images, labels, batch_size, sampling, flip_lr, seed, crop
 
 
 # --- training --------------------------------------------------------------------------------
-def budget_callback(budget_s, base_lr, warmup_fraction, final_fraction):
-    """Keras callback: learning rate as a function of the elapsed share of the time budget
-    (linear warm-up, cosine decay to ``final_fraction * base_lr``); stops training when the
-    budget is spent. Records steps and timing for the throughput figures."""
+def budget_callback(budget_s, base_lr, warmup_fraction, final_fraction, budget_steps=None):
+    """Keras callback: learning rate as a function of the elapsed share of the budget (linear
+    warm-up, cosine decay to ``final_fraction * base_lr``); stops training when the budget is
+    spent. The budget is ``budget_s`` seconds, or ``budget_steps`` steps when given (a run
+    that other jobs on the machine cannot change). Records steps and timing for the
+    throughput figures."""
     import keras
 
     class Budget(keras.callbacks.Callback):
@@ -120,8 +122,13 @@ def budget_callback(budget_s, base_lr, warmup_fraction, final_fraction):
             self.start = time.perf_counter()
             self.steps, self.first_step_s, self.epoch_marks = 0, None, []
 
+        def share(self):
+            if budget_steps:
+                return self.steps / budget_steps
+            return (time.perf_counter() - self.start) / budget_s
+
         def on_train_batch_begin(self, batch, logs=None):
-            share = (time.perf_counter() - self.start) / budget_s
+            share = self.share()
             if share >= 1:
                 self.model.stop_training = True
             if share < warmup_fraction:
@@ -136,7 +143,7 @@ def budget_callback(budget_s, base_lr, warmup_fraction, final_fraction):
             self.steps += 1
             if self.first_step_s is None:
                 self.first_step_s = time.perf_counter() - self.start
-            if time.perf_counter() - self.start >= budget_s:
+            if self.share() >= 1:
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
@@ -226,17 +233,54 @@ def metrics(detections, truths, score_threshold):
     return result
 
 
+def detector_info(args, argv, config, bb, m, budget, budget_text, num_volumes, model):
+    """How a saved detector was made and what it scored on the test split (plain values, the
+    ``info`` of ``boxloc.saving.save_detector``)."""
+    import datetime
+
+    import keras
+    from boxloc.datasets.phantom import VERSION
+    steps = f"{budget.steps:,} steps" + ("" if args.steps else f" ({budget_text} budget)")
+    figures = {"median_iou": m["median_iou"], "AP_slice@0.5": m["AP_slice@0.5"],
+               "AP_lesion@0.5": m["AP_lesion@0.5"], "big_sens@0.5": m["big_sens@0.5"],
+               "sens@0.5": m["sens@0.5"], "ppv@0.5": m["ppv@0.5"], "FROC@0.1": m["FROC@0.1"]}
+    return {
+        "summary": (f"{config['name'].upper()}_CONFIG (levels c{bb.params['c'][0]}-c{bb.params['c'][-1]}, "
+                    f"anchors {'/'.join(map(str, bb.params['anchor_shapes']))} px), {steps} on "
+                    f"phantom v{VERSION} subjects (dataset seed 0); on {m['num_lesions']} held-out "
+                    f"lesions: AP@0.5 {m['AP_slice@0.5']:.2f}, sensitivity on lesions >= "
+                    f"{MIN_PIXELS} px {m['big_sens@0.5']:.2f}, median IoU {m['median_iou']:.2f}"),
+        "command": "python3 benchmarks/bench_training.py " + " ".join(
+            sys.argv[1:] if argv is None else argv),
+        "config": config["name"], "weights_seed": args.seed, "steps": budget.steps,
+        "batch_size": config["batch_size"], "training_seconds": round(budget.total_s, 1),
+        "data": {"dataset": "phantom/brats-mip", "phantom_version": VERSION,
+                 "num_volumes": num_volumes, "dataset_seed": 0,
+                 "test_split": "the last 15% of the volumes (boxloc.datasets.store.split_volumes)"},
+        "test_figures": {k: round(float(v), 4) for k, v in figures.items()},
+        "decode": config["decode"], "parameters": int(model.count_params()),
+        "made": datetime.date.today().isoformat(),
+        "versions": {"keras": keras.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+
+
 # --- main ------------------------------------------------------------------------------------
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", choices=sorted(box_configs.CONFIGS), default="cpu")
     parser.add_argument("--minutes", type=float, default=None,
                         help="training budget (default: the configuration's)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train this many steps instead of for a time budget (the learning "
+                             "rate follows the steps; used for the shipped reference model)")
     parser.add_argument("--volumes", type=int, default=None,
                         help="phantom subjects (default: the configuration's, 150)")
     parser.add_argument("--seed", type=int, default=0, help="sampling and weight seed")
     parser.add_argument("--save", type=Path, default=None,
-                        help="also save the trained model here (.keras) for later analysis")
+                        help="also save the trained detector here (.keras + .json, "
+                             "boxloc.saving.save_detector) with how it was made and its test "
+                             "figures; the shipped reference detector is made this way")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 4 volumes, a few eager training steps, no "
                              "validation sweep")
@@ -253,7 +297,8 @@ def main(argv=None):
     def row(figure, value, how):
         rows.append((figure, value, how, f"{load():.2f}"))
 
-    print(f"boxloc bench_training: config {args.config!r}, budget {minutes:g} min, "
+    budget_text = f"{args.steps} steps" if args.steps else f"{minutes:g} min"
+    print(f"boxloc bench_training: config {args.config!r}, budget {budget_text}, "
           f"{num_volumes} volumes, load average {os.getloadavg() if hasattr(os, 'getloadavg') else '-'}",
           flush=True)
 
@@ -311,7 +356,7 @@ def main(argv=None):
     # 4. training for the budget
     budget = budget_callback(minutes * 60, opt["learning_rate"],
                              config["schedule"]["warmup_fraction"],
-                             config["schedule"]["final_fraction"])
+                             config["schedule"]["final_fraction"], budget_steps=args.steps)
     model.fit(dataset, steps_per_epoch=steps_per_epoch, epochs=1_000_000, callbacks=[budget],
               verbose=1 if sys.stdout.isatty() else 2)
     slices = budget.steps * config["batch_size"]
@@ -330,7 +375,7 @@ def main(argv=None):
         f"{' random crops' if crop else ''}, {steady_how}, wall clock incl. input pipeline")
     row("training run", f"{budget.steps} steps = {slices} slices "
         f"({slices / max(len(images), 1):.1f} passes over train) in {budget.total_s:.0f} s",
-        f"budget {minutes:g} min incl. first step {budget.first_step_s:.1f} s (tracing); "
+        f"budget {budget_text} incl. first step {budget.first_step_s:.1f} s (tracing); "
         f"final loss {budget.epoch_marks[-1][2]:.3f}" if budget.epoch_marks else "")
     if budget.epoch_marks:
         marks = budget.epoch_marks
@@ -344,10 +389,6 @@ def main(argv=None):
         trained = model
         model = build_retinanet(bb, channels=images.shape[-1], **config["model"])
         model.set_weights(trained.get_weights())
-    if args.save is not None:
-        model.save(args.save)
-        print(f"saved the trained model to {args.save}", flush=True)
-
     # 5. validation (decode choices) and test (reported) evaluation
     sweep_settings = VALID_SWEEP[:1] if args.quick else VALID_SWEEP
     valid_nms = sorted({n for _, n in sweep_settings})
@@ -422,6 +463,12 @@ def main(argv=None):
         else "GPU configuration")
 
     import tensorflow as tf
+    if args.save is not None:
+        from boxloc.saving import save_detector
+        info = detector_info(args, argv, config, bb, m, budget, budget_text, num_volumes, model)
+        path = save_detector(args.save, model, bb, info=info)
+        print(f"saved the detector to {path} and {path.with_suffix('.json').name}: "
+              f"{info['summary']}", flush=True)
     print()
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"{accel['device']}, Python {platform.python_version()}, TensorFlow {tf.__version__}, "

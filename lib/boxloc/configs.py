@@ -32,8 +32,11 @@ slices/s for width 64, measured on the project's busy 2-core machine, batch 16).
 """
 
 import copy
+import os
+import sys
 
-__all__ = ["CPU_CONFIG", "GPU_CONFIG", "CONFIGS", "get_config", "bounding_box"]
+__all__ = ["CPU_CONFIG", "GPU_CONFIG", "CONFIGS", "get_config", "bounding_box", "run_mode",
+           "MODES", "notebook_data"]
 
 _ANCHORS = {
     "image_shape": [240, 240],
@@ -103,3 +106,40 @@ def bounding_box(config, **overrides):
     by ``overrides``, e.g. ``image_shape=[176, 176]`` for the anchors of training crops)."""
     from .bounding_box import BoundingBox
     return BoundingBox(**{**config["bounding_box"], **overrides})
+
+
+#: How much work a notebook's training and evaluation cells do (``run_mode``).
+MODES = {
+    "full": "a student's run: the training the notebook describes (CPU or GPU schedule)",
+    "fast": "the course's own checks and executed solutions ($BOXLOC_FAST=1): short training, "
+            "the shipped reference detector for evaluation",
+    "grading": "the instructor's grader ($BOXLOC_GRADING=1, set by `instructor.py grade`): a "
+               "token training step, the reference detector; graded exercises are unaffected",
+}
+
+
+def run_mode(environ=None):
+    """``'grading'`` when ``$BOXLOC_GRADING`` is ``1`` (set by the grader for every
+    submission), ``'fast'`` when ``$BOXLOC_FAST`` is ``1`` outside Colab, else ``'full'``."""
+    environ = os.environ if environ is None else environ
+    if environ.get("BOXLOC_GRADING") == "1":
+        return "grading"
+    if environ.get("BOXLOC_FAST") == "1" and "google.colab" not in sys.modules:
+        return "fast"
+    return "full"
+
+
+def notebook_data(mode, held_out=False):
+    """``prepare('phantom/brats-mip', **notebook_data(mode))``'s size and seed in the notebooks.
+
+    Training notebooks use dataset seed 0 (60 subjects; 6 in the fast and grading modes).
+    ``held_out=True``: the subjects notebook 4 evaluates on, dataset seed 1 (60; 12 in the fast
+    and grading modes), which neither the reference detector (seed 0, 150 subjects) nor a
+    student's model from notebook 3 has seen. The grader builds these before any sandbox.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    small = mode != "full"
+    if held_out:
+        return {"num_volumes": 12 if small else 60, "seed": 1}
+    return {"num_volumes": 6 if small else 60, "seed": 0}

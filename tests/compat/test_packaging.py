@@ -1,5 +1,6 @@
-"""Packaging hygiene: a clean sdist and wheel, SPDX license metadata, the bundled templates,
-TensorFlow and Keras as extras (never forced next to another TensorFlow), pip check."""
+"""Packaging hygiene: a clean sdist and wheel, SPDX license metadata, the bundled templates and
+reference detector, TensorFlow and Keras as extras (never forced next to another TensorFlow),
+pip check."""
 
 import email
 import subprocess
@@ -57,6 +58,8 @@ def test_wheel_and_sdist_hold_the_package_data_and_no_tests_or_caches(built):
             assert any(n.endswith(f"boxloc/datasets/data/{template}") for n in listing), template
         assert not [n for n in listing if any(c in n for c in CACHES)]
         assert any(n.endswith("boxloc/models.py") for n in listing)
+        for part in ("retinanet-cpu.keras", "retinanet-cpu.json"):     # the reference detector
+            assert any(n.endswith(f"boxloc/weights/{part}") for n in listing), part
 
 
 def test_tensorflow_and_keras_are_extras_only(built):

@@ -64,3 +64,21 @@ def test_anchors_cover_lesions_from_12_px(side):
     msk[101:101 + side, 77:77 + side] = 1
     report = anchor_coverage(bb, msk)
     assert report.fraction_covered == 1.0, report
+
+
+def test_run_mode_follows_the_grader_then_the_fast_switch():
+    from boxloc.configs import run_mode
+    assert run_mode({}) == "full"
+    assert run_mode({"BOXLOC_FAST": "1"}) == "fast"
+    assert run_mode({"BOXLOC_GRADING": "1", "BOXLOC_FAST": "1"}) == "grading"
+    assert run_mode({"BOXLOC_GRADING": "0", "BOXLOC_FAST": "yes"}) == "full"
+
+
+def test_notebook_data_keeps_notebook_4_off_every_training_subject():
+    from boxloc.configs import MODES, notebook_data
+    for mode in MODES:
+        train, held_out = notebook_data(mode), notebook_data(mode, held_out=True)
+        assert train["seed"] == 0 and held_out["seed"] == 1      # the reference trains on seed 0
+    assert notebook_data("grading") == notebook_data("fast") == {"num_volumes": 6, "seed": 0}
+    with pytest.raises(ValueError, match="mode must be one of"):
+        notebook_data("quick")
