@@ -7,8 +7,9 @@ baseline, in the same process, is stock ``nbgrader autograde`` of the same submi
 process, no sandbox, no judge: what the course used before). Figures are students per minute
 and seconds per student; the load average is printed with each.
 
-The notebooks run in the fast configuration (``BOXLOC_FAST=1``, as the tests): assignments 3
-and 4 train for two steps. Without it they retrain their models for minutes per student.
+The notebooks run in the grading mode (``BOXLOC_GRADING=1``, which ``instructor.py grade`` sets
+in every sandbox, and here for the baseline too; ``boxloc.configs.run_mode``): assignment 3
+trains one token step and assignment 4 evaluates the shipped reference detector.
 
     python3 benchmarks/bench_grading.py                      # all assignments, 4 students each
     python3 benchmarks/bench_grading.py --assignments 01_anchors --submissions 8
@@ -54,10 +55,10 @@ def timed(action):
 def measure(assignment, submissions, data):
     """{run name: seconds} for one assignment (its dataset built first, untimed)."""
     from grader import spec
-    spec.prepare_data(COURSE, assignment, fast=True)
+    spec.prepare_data(COURSE, assignment)
     times = {}
     runs = {"nbgrader autograde (baseline)": lambda c: manage.nbgrader(
-                c, "autograde", assignment, "--force", env={"BOXLOC_FAST": "1", "BOXLOC_DATA": data}),
+                c, "autograde", assignment, "--force", env={"BOXLOC_GRADING": "1", "BOXLOC_DATA": data}),
             "sandboxed, 1 worker": lambda c: instructor.grade(c, assignment, workers=1),
             "sandboxed, 2 workers": lambda c: instructor.grade(c, assignment, workers=2)}
     for name, run in runs.items():
@@ -75,7 +76,6 @@ def main(argv=None):
     parser.add_argument("--assignments", nargs="*", default=manage.assignments())
     parser.add_argument("--submissions", type=int, default=4)
     args = parser.parse_args(argv)
-    os.environ["BOXLOC_FAST"] = "1"
     data = os.environ.setdefault("BOXLOC_DATA", str(Path(tempfile.gettempdir()) / "boxloc-bench-data"))
     print(f"{args.submissions} students per assignment, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}, sandbox {instructor.sandbox_level(False)}")

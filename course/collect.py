@@ -10,46 +10,15 @@ path only names a student, and each notebook is written under the release notebo
 """
 
 import csv
-import re
 import stat
-import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from repairs import grade_id
+from boxloc.selfcheck import clean_name, grade_id, student_id   # the rule the self-check cell shows
 
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
-
-def clean_name(text, names):
-    """Student id from one file or folder name (see the module docstring); '' if none."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"\s*\(\d+\)\s*$", "", text)
-    tokens = re.findall(r"[a-z0-9]+", text)
-    while tokens[:2] == ["copy", "of"]:
-        tokens = tokens[2:]
-    name_tokens = sorted((re.findall(r"[a-z0-9]+", n.lower()) for n in names), key=len, reverse=True)
-    changed = True
-    while changed and tokens:
-        changed = False
-        for nt in name_tokens:
-            if nt and tokens[:len(nt)] == nt:
-                tokens, changed = tokens[len(nt):], True
-            elif nt and len(tokens) > len(nt) and tokens[-len(nt):] == nt:
-                tokens, changed = tokens[:-len(nt)], True
-    return "_".join(tokens)
-
-
-def student_id(relpath, names):
-    """Student id of a file at ``relpath`` inside SOURCE: its name, else its nearest folder's."""
-    relpath = PurePosixPath(relpath)
-    for candidate in [relpath.stem, *reversed(relpath.parts[:-1])]:
-        sid = clean_name(candidate, names)
-        if sid:
-            return sid
-    return None
-
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024    # a notebook larger than this is reported, not read
 

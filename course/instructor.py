@@ -11,7 +11,8 @@ Every command takes ``--course DIR`` (default: the folder of this file). ``instr
 runs the same steps on Colab through ``main([...])``.
 
 collect: SOURCE is a folder or a .zip of notebooks downloaded from Colab; the student id comes
-from the file name (rule in ``collect.py``, ``--map`` overrides it). Each file lands, under the
+from the file name (``boxloc.selfcheck.student_id``, the rule the students' self-check cell
+shows; ``--map`` overrides it). Each file lands, under the
 release notebook's name, in ``submitted/<student>/<assignment>/``. Files without a student id,
 unreadable notebooks, links, oversized files and two files for the same student are reported
 and not copied; an existing different submission is kept unless ``--force``.
@@ -19,7 +20,9 @@ and not copied; an existing different submission is kept unless ``--force``.
 grade: each submission is copied to ``repaired/<student>/<assignment>/`` (``submitted/`` stays
 as the students sent it) and put back into the release's shape (``repairs.py``: Colab metadata,
 copied cells, changed types, deleted cells, edited locked cells), then run in its own sandbox
-(``grader/sandbox.py``), ``--workers`` at a time; the answers it records are judged by a clean
+(``grader/sandbox.py``), ``--workers`` at a time, in the notebooks' grading mode
+(``BOXLOC_GRADING=1``: training cells take one token step, notebook 4 evaluates the shipped
+reference detector; the exercises are unchanged); the answers it records are judged by a clean
 interpreter (``grader/judge.py``) against ``hidden/<assignment>.py``; only this process writes
 the gradebook, ``autograded/`` and ``reports/<assignment>/`` (``grading.json``: repairs and
 flags per student; ``results.json``: verdicts, test cells' output, seconds, the isolation level).

@@ -71,13 +71,22 @@ def solution_notebook(source_path):
     return nb
 
 
-def execute(nb, cwd, log):
+SAMPLE_STUDENT = "sample_student"       # the student id in the executed solutions' file names
+
+
+def execute(nb, cwd, log, file_name=None):
     """Execute a notebook in the fast configuration (outputs kept in ``nb``).
 
-    The kernel process's own output (TensorFlow's start-up lines, Jupyter's warnings; cell
+    ``file_name``: the notebook is also saved as ``cwd/file_name`` and the kernel told so
+    (``JPY_SESSION_NAME``, as Jupyter does), for the self-check cell to read. The kernel
+    process's own output (TensorFlow's start-up lines, Jupyter's warnings; cell
     outputs are not affected) goes to the file ``log`` instead of the terminal; its last lines
     are printed when the notebook fails."""
     os.environ["BOXLOC_FAST"] = "1"
+    os.environ.pop("JPY_SESSION_NAME", None)
+    if file_name:
+        nbformat.write(nb, Path(cwd) / file_name)
+        os.environ["JPY_SESSION_NAME"] = str(Path(cwd) / file_name)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(cwd)}})
     try:
@@ -87,6 +96,8 @@ def execute(nb, cwd, log):
         tail = Path(log).read_text(errors="replace").splitlines()[-20:]
         print(f"kernel output ({log}, last lines):", *tail, sep="\n", file=sys.stderr)
         raise
+    finally:
+        os.environ.pop("JPY_SESSION_NAME", None)
     return nb
 
 
@@ -102,16 +113,18 @@ def generate_solutions(course=COURSE, out=SOLUTIONS, logs=None):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with tempfile.TemporaryDirectory() as work:
                     nb = execute(solution_notebook(source_path), work,
-                                 logs / f"{name}-{source_path.stem}.log")
+                                 logs / f"{name}-{source_path.stem}.log",
+                                 file_name=f"{source_path.stem} - {SAMPLE_STUDENT}.ipynb")
                 nbformat.write(nb, target)
 
 
 def _cells(nb):
-    """Comparable content of a notebook (object or path): (type, source, grade id) per cell."""
+    """Comparable content of a notebook (object or path): (type, source, grade id) per cell
+    and the self-check's manifest."""
     if not isinstance(nb, nbformat.NotebookNode):
         nb = nbformat.read(nb, as_version=4)
     return [(c.cell_type, c.source, c.metadata.get("nbgrader", {}).get("grade_id"))
-            for c in nb.cells]
+            for c in nb.cells] + [nb.metadata.get("boxloc")]
 
 
 def misplaced_hidden_tests(course=COURSE):
@@ -143,16 +156,11 @@ def stale_files(course=COURSE, solutions=SOLUTIONS):
     return stale
 
 
-def _publication():
-    """course/publication.py: the course.toml setting and the places that repeat it."""
-    spec = importlib.util.spec_from_file_location("publication", COURSE / "publication.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _instructor():
-    spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
+def _course_module(name):
+    """``course/<name>.py`` loaded as a module (course/ is a folder of scripts, not a package):
+    ``publication`` (the course.toml setting and the places that repeat it), ``handin`` (the
+    shared Colab and hand-in cells, the self-check's manifest), ``instructor``."""
+    spec = importlib.util.spec_from_file_location(name, COURSE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -169,7 +177,7 @@ def demo(out):
     shutil.copytree(COURSE / "source", course / "source")
     shutil.copytree(COURSE / "hidden", course / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(COURSE / "nbgrader_config.py", course)
-    instructor = _instructor()
+    instructor = _course_module("instructor")
     from grader.records import points_of              # importable once instructor is loaded
     instructor.release(course)
     print(f"release: {course / 'release'}")
@@ -222,8 +230,10 @@ your answer has the expected form and passes the visible checks.
 {rows}
 
 Before you start, *File > Save a copy in Drive*: Colab does not keep edits to a notebook opened
-from GitHub. To hand in, *File > Download > Download .ipynb* and send the file as your teacher
-asks, with your name in the file name (`anchors - Alice Smith.ipynb`).
+from GitHub; then rename your copy `<notebook> - <your student id>.ipynb` (`anchors -
+jsmith42.ipynb`). To hand in, run the self-check cell at the end of the notebook (it says whether
+the grader can read your notebook), then *File > Download > Download .ipynb* and upload the file
+as the notebook's last section says. Each notebook says this again at its top and end.
 
 This edition holds no solutions and no hidden tests: it is generated from the course repository
 by `course/manage.py publish`.
@@ -242,7 +252,7 @@ def publish(out, course=COURSE):
     litter = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints", "*.pyc")
     for part in STUDENT_EDITION:
         shutil.copytree(ROOT / part if part == "lib" else course / "release", out / part, ignore=litter)
-    publication = _publication()
+    publication = _course_module("publication")
     where = publication.settings(ROOT)
     rows = "\n".join(f"| {name} | [`course/release/{name}/{p.name}`](course/release/{name}/{p.name}) "
                      f"([Open in Colab]({publication.colab_link(where, f'course/release/{name}/{p.name}')})) |"
@@ -264,13 +274,16 @@ def main(argv=None):
     if args.command == "publish":
         return publish(args.out)
     if args.command == "generate":
-        for path in _publication().apply(ROOT):
+        for path in _course_module("publication").apply(ROOT):
             print(f"publication setting written into {path.relative_to(ROOT)}")
+        for path in _course_module("handin").apply(ROOT):
+            print(f"hand-in cells and manifest written into {path.relative_to(ROOT)}")
         generate_release()
         generate_solutions()
         print(f"regenerated {COURSE / 'release'} and {SOLUTIONS}")
         return 0
-    stale, misplaced = _publication().mismatches(ROOT) + stale_files(), misplaced_hidden_tests()
+    stale = _course_module("publication").mismatches(ROOT) + _course_module("handin").mismatches(ROOT) + stale_files()
+    misplaced = misplaced_hidden_tests()
     for path in stale:
         print(f"stale: {path} (run: python3 course/manage.py generate)")
     for path in misplaced:

@@ -5,11 +5,17 @@ release notebook it answers, and the notebook's name for the report; it returns 
 findings ``{'flag', 'notebook', 'cell', 'detail'}``. After them, every graded and locked cell
 of the release is present once, with its type, and every locked cell (setup, visible checks)
 has the release's source and points, so a notebook can only answer, not redefine the tests.
+
+What is wrong is found by ``boxloc.selfcheck``, the checks the students' self-check cell runs
+before they hand in; this module only mends it.
 """
 
 import copy
 
 import nbformat
+
+from boxloc import selfcheck
+from boxloc.selfcheck import grade_id
 
 __all__ = ["REPAIRS", "repair", "finding", "grade_id"]
 
@@ -17,13 +23,12 @@ COLAB_NOTEBOOK_KEYS = ("colab", "accelerator", "gpuClass")
 COLAB_CELL_KEYS = ("colab", "id", "outputId", "executionInfo", "cellView")
 
 
-def grade_id(cell):
-    """The nbgrader grade id of a cell, or None."""
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
 def finding(flag, notebook, cell, detail):
     return {"flag": flag, "notebook": notebook, "cell": cell, "detail": detail}
+
+
+def _manifest(release_nb):
+    return selfcheck.manifest(release_nb, assignment="", notebook="")
 
 
 def strip_colab(nb, release_nb, name):
@@ -36,27 +41,24 @@ def strip_colab(nb, release_nb, name):
 
 def drop_foreign_ids(nb, release_nb, name):
     """Unmark cells whose grade id is not in the release (nbgrader would crash on them)."""
-    known, found = {grade_id(c) for c in release_nb.cells} - {None}, []
+    foreign = selfcheck.unknown_ids(nb, _manifest(release_nb))
     for cell in nb.cells:
-        if "nbgrader" in cell.metadata and grade_id(cell) not in known:
-            gid = grade_id(cell)
+        if "nbgrader" in cell.metadata and (grade_id(cell) is None or grade_id(cell) in foreign):
             del cell.metadata["nbgrader"]
-            if gid:
-                found.append(finding("unknown_id", name, gid, "grade id not in the release: unmarked"))
-    return found
+    return [finding("unknown_id", name, gid, "grade id not in the release: unmarked")
+            for gid in foreign]
 
 
 def deduplicate(nb, release_nb, name):
     """nbgrader's DeduplicateIds (the last copy keeps the id), without its ``nbgrader: {}``."""
     from nbgrader.preprocessors import DeduplicateIds
-    ids = [grade_id(c) for c in nb.cells if grade_id(c)]
-    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    duplicated = selfcheck.duplicated_ids(nb)
     DeduplicateIds().preprocess(nb, {})
     for cell in nb.cells:
         if cell.metadata.get("nbgrader") == {}:
             del cell.metadata["nbgrader"]
-    return [finding("duplicate", name, i, f"{ids.count(i)} cells with this id: the last one is graded")
-            for i in duplicated]
+    return [finding("duplicate", name, i, f"{n} cells with this id: the last one is graded")
+            for i, n in duplicated.items()]
 
 
 def set_cell_type(cell, cell_type):
@@ -70,35 +72,30 @@ def set_cell_type(cell, cell_type):
 
 def restore_types(nb, release_nb, name):
     """Put back the release cell type of every marked cell whose type was changed."""
-    types, found = {grade_id(c): c.cell_type for c in release_nb.cells if grade_id(c)}, []
+    changed = {gid: want for gid, _, want in selfcheck.changed_types(nb, _manifest(release_nb))}
+    found = []
     for cell in nb.cells:
-        gid = grade_id(cell)
-        if gid in types and cell.cell_type != types[gid]:
-            found.append(finding("type_changed", name, gid, f"{cell.cell_type} -> {types[gid]}"))
-            set_cell_type(cell, types[gid])
+        if grade_id(cell) in changed and cell.cell_type != changed[grade_id(cell)]:
+            found.append(finding("type_changed", name, grade_id(cell),
+                                 f"{cell.cell_type} -> {changed[grade_id(cell)]}"))
+            set_cell_type(cell, changed[grade_id(cell)])
     return found
-
-
-def _text(source):
-    return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
 def restore_locked(nb, release_nb, name):
     """Put back the release's source and nbgrader metadata of every locked cell (tests,
-    setup) whose source or points were changed, and report it."""
-    from nbgrader.utils import is_grade, is_locked
-    released, found = {grade_id(c): c for c in release_nb.cells if grade_id(c)}, []
+    setup), and report those whose source or points were changed."""
+    from nbgrader.utils import is_locked
+    released = {grade_id(c): c for c in release_nb.cells if grade_id(c) and is_locked(c)}
+    detail = {"source": ("edited", "locked cell edited: original used"),
+              "points": ("points", "points changed: original used")}
+    found = [finding(detail[what][0], name, gid, detail[what][1])
+             for gid, what in selfcheck.edited_locked(nb, _manifest(release_nb))]
     for cell in nb.cells:
         original = released.get(grade_id(cell))
-        if original is None or not is_locked(original):
-            continue
-        if _text(cell.source) != _text(original.source):
-            found.append(finding("edited", name, grade_id(cell), "locked cell edited: original used"))
-        if is_grade(original) and float(cell.metadata["nbgrader"].get("points", -1)) != float(
-                original.metadata["nbgrader"]["points"]):
-            found.append(finding("points", name, grade_id(cell), "points changed: original used"))
-        cell.source = original.source
-        cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
+        if original is not None:
+            cell.source = original.source
+            cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
     return found
 
 
@@ -108,11 +105,11 @@ def restore_missing(nb, release_nb, name):
     the student wrote elsewhere still runs first); a locked cell returns at its place."""
     from nbgrader.utils import is_grade, is_locked, is_solution
     order = [c for c in release_nb.cells if grade_id(c)]
-    found = []
+    missing, found = set(selfcheck.missing_ids(nb, _manifest(release_nb))), []
     for k, original in enumerate(order):
         present = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
         gid = grade_id(original)
-        if gid in present:
+        if gid not in missing:
             continue
         cell = copy.deepcopy(original)
         if is_solution(original):

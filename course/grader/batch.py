@@ -98,7 +98,7 @@ def grade_batch(course, assignment, submissions, releases, workers, limits, leve
     """Sandbox every submission, then judge them all; returns [Graded] in submission order."""
     exercises, cases, plan = plan_for(course, assignment, releases, secret)
     data_dir = None
-    if spec.prepare_data(course, assignment, fast=os.environ.get("BOXLOC_FAST") == "1"):
+    if spec.prepare_data(course, assignment):
         from boxloc.datasets.store import cache_root
         data_dir = cache_root()
     slots = queue.Queue()

@@ -173,7 +173,7 @@ def run(job, notebook_bytes, level, limits, slot=0, protected=(), data_dir=None)
                "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/sandbox/.matplotlib", "IPYTHONDIR": "/tmp/ipython",
                "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
                "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-               **{k: v for k, v in os.environ.items() if k in ("BOXLOC_FAST", "BOXLOC_GRADING")},
+               "BOXLOC_GRADING": "1",      # the notebooks' grading mode: no real training
                **({"BOXLOC_DATA": os.path.realpath(data_dir)} if data_dir else {})}
         python = str(Path(sys.prefix) / "bin" / "python")
         uid = FIRST_UID + slot

@@ -14,7 +14,8 @@ released) as a list of ``Exercise``:
   interpreter with the installed library). Or ``judge(answer)`` for answers that are checked by
   a property rather than compared (a configuration that must cover small lesions): it returns a
   problem text, or None.
-* ``prepare_data(fast)`` (module level, optional): builds the dataset the notebook loads.
+* ``prepare_data()`` (module level, optional): builds the dataset the notebook loads in the
+  grading mode (``boxloc.configs.notebook_data('grading')``).
 * ``visible``: how many leading cases the notebook's visible checks show (feedback may name
   those, with their expected values; of the others it only says how many failed).
 * ``kind``: how a teaching assistant compares (``"number"``: tolerance, ints and integral floats
@@ -92,13 +93,13 @@ def hidden_file(course, assignment):
     return Path(course) / "hidden" / f"{assignment}.py"
 
 
-def prepare_data(course, assignment, fast):
-    """Run the hidden file's ``prepare_data(fast)`` if it has one (in the trusted grader, before
-    any sandbox: sandboxes read the dataset cache but cannot write it). Returns whether the
-    assignment uses data."""
+def prepare_data(course, assignment):
+    """Run the hidden file's ``prepare_data()`` if it has one (in the trusted grader, before
+    any sandbox: sandboxes read the dataset cache but cannot write it; the notebooks run in the
+    grading mode, ``boxloc.configs.run_mode``). Returns whether the assignment uses data."""
     module = load_module(hidden_file(course, assignment))
     if hasattr(module, "prepare_data"):
-        module.prepare_data(fast)
+        module.prepare_data()
         return True
     return False
 

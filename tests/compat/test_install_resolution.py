@@ -44,11 +44,14 @@ def test_plain_pip_install_changes_no_package_of_the_runtime(runtime, built, mat
     assert set(installs) == {"boxloc"}, installs
 
 
+@pytest.mark.parametrize("source", ["wheel", "folder"])
 def test_the_notebooks_install_cell_changes_no_package_of_the_runtime(runtime, built, matrix,
-                                                                       tmp_path):
+                                                                       tmp_path, source):
+    """From a wheel (e.g. uploaded to Drive) or the library's folder, as ``BOXLOC_PIP`` allows."""
     name, pins, python, env = runtime
     cell = str(matrix.INSTALL_CELL)
-    result, installs = matrix.dry_run(python, env, [cell, wheel(built), "-q"],
+    target = wheel(built) if source == "wheel" else str(matrix.ROOT / "lib")
+    result, installs = matrix.dry_run(python, env, [cell, target, "-q"],
                                       tmp_path / "report.json")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "kept", result.stdout + result.stderr
