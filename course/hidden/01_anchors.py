@@ -4,11 +4,14 @@ Each exercise's cases start with the visible ones; the rest are drawn from the g
 generator ``rng`` (see course/grader/spec.py).
 """
 
+import numpy as np
+
 from grader.spec import Exercise, call, value
 
 
 def count_anchors_cases(rng):
-    visible = [[(240, 240), [3, 4], [0, 1, 2], [0.5, 1, 2]], [(96, 96), [3], [0], [1]]]
+    visible = [[(240, 240), [3, 4], [0, 1, 2], [0.5, 1, 2]], [(96, 96), [3], [0], [1]],
+               [(200, 300), [3, 5], [0, 1], [0.5, 2]]]
     drawn = []
     for _ in range(4):
         shape = tuple(int(n) for n in rng.integers(64, 320, 2))
@@ -43,7 +46,7 @@ def target_shapes_cases(rng):
         shape = tuple(int(n) for n in rng.integers(64, 320, 2))
         levels = sorted(int(n) for n in rng.choice([2, 3, 4, 5], rng.integers(1, 4), replace=False))
         drawn.append([shape, int(rng.integers(1, 4)), levels, int(rng.choice([3, 6, 9]))])
-    return [[(240, 240), 1, [3, 4], 9], [(200, 300), 1, [3, 4], 9]] + drawn
+    return [[(240, 240), 1, [3, 4], 9], [(200, 300), 1, [3, 4], 9]] + drawn     # 2 visible
 
 
 def library_target_shapes(shape, classes, levels, num_anchors):
@@ -52,6 +55,112 @@ def library_target_shapes(shape, classes, levels, num_anchors):
     bb = BoundingBox(shape, classes=classes, c=levels, anchor_shapes=[16] * len(levels),
                      anchor_scales=[0, 1, 2], anchor_ratios=ratios)
     return {k: tuple(v) for k, v in bb.params["inputs_shapes"].items() if not k.endswith("msk")}
+
+
+def box_iou_cases(rng):
+    visible = [[[[0, 0, 10, 10]], [[5, 5, 15, 15]]],                       # 25 / 175
+               [[[0, 0, 10, 10]], [[10, 0, 20, 10]]],                      # touching: 0
+               [[[0, 0, 10, 10]], [[2, 2, 6, 6]]],                         # containment: 0.16
+               [[[5, 5, 5, 9], [0, 0, 10, 10]], [[5, 5, 5, 9]]],           # zero area: 0, no NaN
+               [[[0, 0, 10, 10], [0, 0, 20, 20], [30, 30, 40, 50]],
+                [[0, 0, 10, 10], [10, 10, 20, 20]]]]                       # 3 x 2
+    drawn = []
+    for number in range(5):
+        sizes = rng.integers(1, 8, 2) if number < 4 else (40, 30)
+        sets = []
+        for size in sizes:
+            corner = rng.integers(0, 60, (size, 2)).astype(float)
+            extent = rng.integers(0, 40, (size, 2)).astype(float)
+            extent[rng.random(size) < 0.1] = 0                             # a few zero-area boxes
+            if number == 3:                                                # fractional coordinates
+                corner += rng.random((size, 2))
+                extent += rng.random((size, 2))
+            sets.append(np.concatenate([corner, corner + extent], axis=1).tolist())
+        drawn.append(sets)
+    return visible + drawn
+
+
+def library_box_iou(boxes1, boxes2):
+    from boxloc.boxes import iou_matrix
+    return iou_matrix(boxes1, boxes2)
+
+
+LABEL_ANCHORS_VISIBLE = np.array([[0.70, 0.00],     # 1: IoU >= iou_upper
+                                  [0.50, 0.00],     # 1: exactly iou_upper is positive
+                                  [0.30, 0.00],     # -1: between the thresholds
+                                  [0.20, 0.10],     # 0: exactly iou_lower is negative
+                                  [0.00, 0.35],     # 1: the best anchor of box 1 (below 0.5)
+                                  [0.30, 0.35],     # 1: tied best of box 1, beats box 0's band
+                                  [0.05, 0.25]])    # -1: box 1's band is (0.2, 0.35)
+
+
+def label_anchors_cases(rng):
+    visible = [[LABEL_ANCHORS_VISIBLE, 0.5, 0.2], [np.zeros((4, 0)), 0.5, 0.2]]
+    thresholds = [(0.5, 0.2), (0.5, 0.4), (0.6, 0.3), (0.4, 0.4), (0.7, 0.3)]
+    drawn = []
+    for number in range(6):
+        num_anchors, num_boxes = int(rng.integers(6, 40)), int(rng.integers(1, 4))
+        iou = np.zeros((num_anchors, num_boxes))
+        upper, lower = thresholds[number % len(thresholds)]
+        for box in range(num_boxes):
+            near = rng.choice(num_anchors, int(rng.integers(1, min(num_anchors, 10))), replace=False)
+            top = 0.15 if (number + box) % 3 == 0 else 0.9                 # a small box at times
+            values = np.round(rng.uniform(0.01, top, len(near)), 2)
+            values[rng.random(len(near)) < 0.2] = upper                    # exact thresholds
+            values[rng.random(len(near)) < 0.2] = lower
+            if len(near) > 1:
+                values[1] = values.max()                                   # a tie for the best
+            iou[near, box] = values
+        drawn.append([iou, upper, lower])
+    return visible + drawn
+
+
+def library_label_anchors(iou, iou_upper, iou_lower):
+    """1 positive / -1 ignored / 0 negative per anchor, by the library's matching (seed rule)
+    for one slice whose anchors x boxes IoU matrix is ``iou``."""
+    from boxloc.matching import IGNORE, dense_matches, match_anchors, pair_cells
+    iou = np.asarray(iou, dtype=np.float64)
+    num_anchors, num_boxes = iou.shape
+    pair_anchor, pair_box = np.nonzero(iou > 0)
+    slice_index = np.zeros(num_boxes, dtype=np.int64)
+    matches = match_anchors(pair_box, pair_anchor, iou[pair_anchor, pair_box], slice_index, 1,
+                            num_anchors, iou_upper, iou_lower, rule="seed")
+    band = pair_cells(pair_box, pair_anchor, slice_index, num_anchors)[matches.band]
+    matched = dense_matches(matches, band, 1, num_anchors)[0]
+    return np.where(matched >= 0, 1, np.where(matched == IGNORE, -1, 0))
+
+
+def random_anchor(rng):
+    height, width = rng.uniform(10, 100, 2)
+    return [float(v) for v in (*rng.uniform(0, 240, 2), height, width)]
+
+
+def encode_box_cases(rng):
+    drawn = []
+    for _ in range(5):
+        cy, cx, height, width = random_anchor(rng)
+        by, bx = cy + rng.uniform(-0.5, 0.5) * height, cx + rng.uniform(-0.5, 0.5) * width
+        bh, bw = height * np.exp(rng.uniform(-0.7, 0.7)), width * np.exp(rng.uniform(-0.7, 0.7))
+        drawn.append([[by - bh / 2, bx - bw / 2, by + bh / 2, bx + bw / 2], [cy, cx, height, width]])
+    return [[[100, 80, 140, 150], [112, 104, 50.797, 50.797]],
+            [[10, 20, 50, 40], [30, 30, 40, 20]]] + drawn
+
+
+def library_encode_box(box, anchor):
+    from boxloc.deltas import encode_deltas
+    return tuple(float(v) for v in encode_deltas([box], [anchor])[0])
+
+
+def decode_box_cases(rng):
+    drawn = [[[float(v) for v in (*rng.uniform(-0.5, 0.5, 2), *rng.uniform(-1, 1, 2))],
+              random_anchor(rng)] for _ in range(5)]
+    return [[[0.1575, 0.2165, -0.2390, 0.3207], [112, 104, 50.797, 50.797]]] + drawn
+
+
+def library_decode_box(deltas, anchor):
+    from boxloc.deltas import decode_deltas
+    corners, _ = decode_deltas([deltas], [anchor])
+    return [float(v) for v in corners[0]]
 
 
 def small_config_problem(config):
@@ -78,13 +187,21 @@ def small_config_problem(config):
 
 EXERCISES = [
     Exercise("test_count_anchors", call("count_anchors"), count_anchors_cases,
-             expected=library_anchor_count, visible=2),
+             expected=library_anchor_count, visible=3),
     Exercise("test_anchor_size", call("anchor_size"), anchor_size_cases,
              expected=library_anchor_size, tolerance=1e-4, visible=1),
     Exercise("test_appearance", value("setting_effects"), kind="choice",
-             expected={"c": "a", "anchor_shapes": "b", "anchor_ratios": "c", "anchor_scales": "d"}),
+             expected={"c": "q", "anchor_shapes": "s", "anchor_ratios": "p", "anchor_scales": "r"}),
     Exercise("test_target_shapes", call("target_shapes"), target_shapes_cases,
-             expected=library_target_shapes, visible=1),
+             expected=library_target_shapes, visible=2),
+    Exercise("test_box_iou", call("box_iou"), box_iou_cases, expected=library_box_iou,
+             tolerance=1e-6, visible=5),
+    Exercise("test_label_anchors", call("label_anchors"), label_anchors_cases,
+             expected=library_label_anchors, visible=2),
+    Exercise("test_encode_box", call("encode_box"), encode_box_cases,
+             expected=library_encode_box, tolerance=1e-4, visible=2),
+    Exercise("test_decode_box", call("decode_box"), decode_box_cases,
+             expected=library_decode_box, tolerance=1e-3, visible=1),
     Exercise("test_refinement", value("refinement_answer"), expected="b", kind="choice"),
     Exercise("test_small_config", value("small_lesion_config"), judge=small_config_problem),
 ]

@@ -12,9 +12,11 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
+from .boxes import centres_to_corners, corners_to_centres
+from .deltas import encode_deltas
 from .matching import IGNORE
 
-__all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors"]
+__all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors", "plot_deltas"]
 
 # Drawing order: ignored anchors at the bottom, predictions on top (zorder).
 STYLES = {
@@ -176,3 +178,73 @@ def plot_cell_anchors(bb, axes=None):
                   for i, r in enumerate(ratios)])
     axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     return axes
+
+
+def plot_deltas(anchor, box, ax=None, title=None):
+    """One anchor, one box and the four regression targets that turn the anchor into the box.
+
+    The anchor is drawn dashed orange and the box solid green (``STYLES``), each with its
+    centre; an L-shaped path shows the centre shift split into its x part (``dx * w``) and its
+    y part (``dy * h``); the four numbers of ``deltas.encode_deltas`` are written beside the
+    picture with their formulas (``dh``, ``dw``: ``ln(h' / (h + 1e-6))`` exactly, the seed's
+    convention; the small constant is left out of the label). Rows grow downwards, as in an
+    image.
+
+    Args:
+        anchor: float (4,) ``[cy, cx, h, w]`` (a row of ``BoundingBox.offsets``), h, w > 0.
+        box: float (4,) ``[y1, x1, y2, x2]``, half-open pixel coordinates.
+        ax: a matplotlib Axes; None makes a new figure.
+        title: Axes title, or None.
+
+    Returns:
+        The matplotlib Axes. The two ``Rectangle`` patches have the gids ``"anchor"`` and
+        ``"box"``.
+    """
+    anchor = np.asarray(anchor, dtype=np.float64).reshape(-1)
+    box = np.asarray(box, dtype=np.float64).reshape(-1)
+    if anchor.shape != (4,) or not np.all(np.isfinite(anchor)) or np.any(anchor[2:] <= 0):
+        raise ValueError(f"anchor must be [cy, cx, h, w] with h, w > 0, got {anchor.tolist()}")
+    if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f"box must be [y1, x1, y2, x2] with y2 > y1 and x2 > x1, "
+                         f"got {box.tolist()}")
+    dy, dx, dh, dw = encode_deltas(box[None], anchor[None])[0].astype(float)
+    cy, cx, h, w = anchor
+    by, bx, bh, bw = corners_to_centres(box)
+    ax = _new_axes() if ax is None else ax
+    shapes = (("anchor", centres_to_corners(anchor), STYLES["positive"]["color"], (0, (5, 3)),
+               "anchor  [cy, cx, h, w]"),
+              ("box", box, STYLES["gt"]["color"], "-", "box  [cy', cx', h', w']"))
+    handles = []
+    for gid, (y1, x1, y2, x2), colour, style, label in shapes:
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour,
+                               linestyle=style, linewidth=2, gid=gid))
+        ax.plot([(x1 + x2) / 2], [(y1 + y2) / 2], "o", color=colour, markersize=5)
+        handles.append(Line2D([], [], color=colour, linestyle=style, linewidth=2, marker="o",
+                              markersize=5, label=label))
+    ax.plot([cx, bx], [cy, cy], color="black", linewidth=1)            # x part of the shift
+    ax.plot([bx, bx], [cy, by], color="black", linewidth=1)            # y part of the shift
+    ax.text((cx + bx) / 2, cy, "dx · w", ha="center", va="bottom", fontsize=8)
+    ax.text(bx, (cy + by) / 2, " dy · h", ha="left", va="center", fontsize=8)
+    ax.text(1.04, 1.0, "\n".join([
+        f"anchor: cy  = {cy:.1f}, cx  = {cx:.1f}, h  = {h:.1f}, w  = {w:.1f}",
+        f"box:    cy' = {by:.1f}, cx' = {bx:.1f}, h' = {bh:.1f}, w' = {bw:.1f}",
+        "",
+        f"dy = (cy' - cy) / h = {dy:+.3f}",
+        f"dx = (cx' - cx) / w = {dx:+.3f}",
+        f"dh = ln(h' / h)     = {dh:+.3f}",
+        f"dw = ln(w' / w)     = {dw:+.3f}"]),
+        transform=ax.transAxes, ha="left", va="top", family="monospace", fontsize=8)
+    corners = np.stack([centres_to_corners(anchor), box])
+    low, high = corners[:, :2].min(axis=0), corners[:, 2:].max(axis=0)     # (y, x) extent
+    margin = 0.15 * (high - low).max()
+    ax.set_xlim(low[1] - margin, high[1] + margin)
+    ax.set_ylim(high[0] + margin, low[0] - margin)       # rows grow downwards, as in an image
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (column, px)", fontsize=8)
+    ax.set_ylabel("y (row, px)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.02, 0.0), borderaxespad=0,
+              fontsize=8, frameon=False)
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return ax

@@ -19,7 +19,9 @@ ASSIGNMENTS = {
     "01_anchors": {
         "notebook": "anchors.ipynb",
         "points": {"test_count_anchors": 2, "test_anchor_size": 2, "test_appearance": 2,
-                   "test_target_shapes": 2, "test_refinement": 1, "test_small_config": 2},
+                   "test_target_shapes": 2, "test_box_iou": 3, "test_label_anchors": 3,
+                   "test_encode_box": 2, "test_decode_box": 2, "test_refinement": 1,
+                   "test_small_config": 2},
         "partial": ("count_anchors", "refinement"),
         "wrong": {
             "off_by_one_grid": ("test_count_anchors", {"count_anchors": '''
@@ -48,6 +50,77 @@ def target_shapes(image_shape, classes, c, num_anchors):
         shapes[f"cls-c{level}"] = (1, *grid, num_anchors * classes)
         shapes[f"reg-c{level}"] = (1, *grid, num_anchors * 4)
     return shapes'''}),
+            "shapes_and_scales_swapped": ("test_appearance", {"appearance":
+                'setting_effects = {"c": "q", "anchor_shapes": "r", "anchor_ratios": "p", "anchor_scales": "s"}'}),
+            "iou_plus_one_pixel": ("test_box_iou", {"box_iou": '''
+def box_iou(boxes1, boxes2):
+    a, b = np.asarray(boxes1, float)[:, None], np.asarray(boxes2, float)[None]
+    h = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1, 0, None)
+    w = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1, 0, None)
+    area = lambda x: (x[..., 2] - x[..., 0] + 1) * (x[..., 3] - x[..., 1] + 1)
+    return h * w / (area(a) + area(b) - h * w)'''}),
+            "iou_overlap_not_clipped": ("test_box_iou", {"box_iou": '''
+def box_iou(boxes1, boxes2):
+    a, b = np.asarray(boxes1, float)[:, None], np.asarray(boxes2, float)[None]
+    inter = ((np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]))
+             * (np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])))
+    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])
+    union = area(a) + area(b) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)'''}),
+            "iou_nan_for_empty_union": ("test_box_iou", {"box_iou": '''
+def box_iou(boxes1, boxes2):
+    a, b = np.asarray(boxes1, float)[:, None], np.asarray(boxes2, float)[None]
+    h = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    w = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])
+    with np.errstate(invalid="ignore"):
+        return h * w / (area(a) + area(b) - h * w)'''}),
+            "no_forced_best_anchor": ("test_label_anchors", {"label_anchors": '''
+def label_anchors(iou, iou_upper, iou_lower):
+    iou = np.asarray(iou, float)
+    positive = (iou >= iou_upper).any(axis=1)
+    ignored = ((iou > iou_lower) & (iou < iou_upper)).any(axis=1)
+    return np.where(positive, 1, np.where(ignored, -1, 0))'''}),
+            "best_anchor_by_argmax_drops_ties": ("test_label_anchors", {"label_anchors": '''
+def label_anchors(iou, iou_upper, iou_lower):
+    iou = np.asarray(iou, float)
+    positive = (iou >= iou_upper).any(axis=1)
+    if iou.shape[1]:
+        positive[iou.argmax(axis=0)] = True
+    up = np.minimum(iou_upper, iou.max(axis=0, initial=0))
+    ignored = ((iou > np.minimum(iou_lower, up)) & (iou < up)).any(axis=1)
+    return np.where(positive, 1, np.where(ignored, -1, 0))'''}),
+            "iou_lower_counts_as_ignored": ("test_label_anchors", {"label_anchors": '''
+def label_anchors(iou, iou_upper, iou_lower):
+    iou = np.asarray(iou, float)
+    up = np.minimum(iou_upper, iou.max(axis=0, initial=0))
+    lo = np.minimum(iou_lower, up)
+    positive = ((iou >= up) & (iou > 0)).any(axis=1)
+    ignored = ((iou >= lo) & (iou < up) & (iou > 0)).any(axis=1)
+    return np.where(positive, 1, np.where(ignored, -1, 0))'''}),
+            "shift_in_box_sizes": ("test_encode_box", {"encode_box": '''
+def encode_box(box, anchor):
+    y1, x1, y2, x2 = box
+    cy, cx, h, w = anchor
+    return (((y1 + y2) / 2 - cy) / (y2 - y1), ((x1 + x2) / 2 - cx) / (x2 - x1),
+            np.log((y2 - y1) / h), np.log((x2 - x1) / w))'''}),
+            "size_ratio_inverted": ("test_encode_box", {"encode_box": '''
+def encode_box(box, anchor):
+    y1, x1, y2, x2 = box
+    cy, cx, h, w = anchor
+    return ((y1 + y2) / 2 - cy) / h, ((x1 + x2) / 2 - cx) / w, np.log(h / (y2 - y1)), np.log(w / (x2 - x1))'''}),
+            "centre_moved_by_the_new_size": ("test_decode_box", {"decode_box": '''
+def decode_box(deltas, anchor):
+    dy, dx, dh, dw = deltas
+    cy, cx, h, w = anchor
+    h, w = h * np.exp(dh), w * np.exp(dw)
+    cy, cx = cy + dy * h, cx + dx * w
+    return [cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2]'''}),
+            "decoded_to_centre_form": ("test_decode_box", {"decode_box": '''
+def decode_box(deltas, anchor):
+    dy, dx, dh, dw = deltas
+    cy, cx, h, w = anchor
+    return [cy + dy * h, cx + dx * w, h * np.exp(dh), w * np.exp(dw)]'''}),
             "nms_averages": ("test_refinement", {"refinement": 'refinement_answer = "a"'}),
             "seed_anchors_for_small_lesions": ("test_small_config", {"small_config":
                 'small_lesion_config = dict(c=[3, 4], anchor_shapes=[32, 64])'}),
@@ -70,8 +143,42 @@ def target_shapes(image_shape, classes, c, num_anchors):
         shapes["reg-c%d" % level] = [1, *grid, num_anchors * 4]
         shapes["cls-c%d" % level] = [1, *grid, num_anchors * classes]
     return shapes'''},
+            "loops_lists_and_math": {"box_iou": '''
+def box_iou(boxes1, boxes2):
+    rows = []
+    for y1, x1, y2, x2 in boxes1:
+        row = []
+        for v1, u1, v2, u2 in boxes2:
+            inter = max(0, min(y2, v2) - max(y1, v1)) * max(0, min(x2, u2) - max(x1, u1))
+            union = (y2 - y1) * (x2 - x1) + (v2 - v1) * (u2 - u1) - inter
+            row.append(inter / union if union > 0 else 0.0)
+        rows.append(row)
+    return rows''', "label_anchors": '''
+def label_anchors(iou, iou_upper, iou_lower):
+    iou = np.asarray(iou, dtype=float)
+    labels = [0] * len(iou)
+    for j in range(iou.shape[1]):
+        up = min(iou_upper, iou[:, j].max())
+        lo = min(iou_lower, up)
+        for i in range(len(iou)):
+            if iou[i, j] > 0 and iou[i, j] >= up:
+                labels[i] = 1
+            elif lo < iou[i, j] < up and labels[i] == 0:
+                labels[i] = -1
+    return labels''', "encode_box": '''
+def encode_box(box, anchor):
+    import math
+    centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    size = np.array([box[2] - box[0], box[3] - box[1]])
+    return [*((centre - anchor[:2]) / np.asarray(anchor[2:])), math.log(size[0] / anchor[2]),
+            math.log(size[1] / anchor[3])]''', "decode_box": '''
+def decode_box(deltas, anchor):
+    anchor = np.asarray(anchor, dtype=np.float32)
+    centre = anchor[:2] + np.asarray(deltas[:2]) * anchor[2:]
+    size = anchor[2:] * np.exp(np.asarray(deltas[2:]))
+    return np.concatenate([centre - size / 2, centre + size / 2]).astype(np.float32)'''},
             "letters_any_case_and_tuples": {
-                "appearance": 'setting_effects = {"c": "A", "anchor_shapes": " b", "anchor_ratios": "C ", "anchor_scales": "D"}',
+                "appearance": 'setting_effects = {"c": " Q", "anchor_shapes": "s ", "anchor_ratios": "P", "anchor_scales": " r "}',
                 "refinement": 'refinement_answer = " B "',
                 "small_config": 'small_lesion_config = {"c": (2, 3, 4), "anchor_shapes": (8, 24, 48)}'},
         },

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from boxloc import BoundingBox  # noqa: E402
-from boxloc.plotting import plot_boxes, plot_targets  # noqa: E402
+from boxloc.plotting import plot_boxes, plot_deltas, plot_targets  # noqa: E402
 
 HEIGHT, WIDTH = 200, 300
 GT = [[40, 200, 80, 270], [150, 30, 160, 42]]
@@ -133,3 +133,32 @@ def test_importing_plotting_imports_no_deep_learning_framework():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_plot_deltas_draws_the_anchor_the_box_and_the_seed_test_vector(tmp_path):
+    # the seed's test vector: anchor (112, 104, 50.797, 50.797), box [100, 80, 140, 150]
+    ax = plot_deltas([112, 104, 50.797, 50.797], [100, 80, 140, 150], ax=new_axes(), title="t")
+    patches = {p.get_gid(): p for p in ax.patches if isinstance(p, Rectangle)}
+    assert sorted(patches) == ["anchor", "box"]
+    assert patches["box"].get_xy() == (80, 100)
+    assert (patches["box"].get_width(), patches["box"].get_height()) == (70, 40)
+    assert np.allclose(patches["anchor"].get_xy(), (104 - 50.797 / 2, 112 - 50.797 / 2))
+    numbers = "\n".join(t.get_text() for t in ax.texts)
+    for value in ("+0.157", "+0.217", "-0.239", "+0.321"):       # encode_deltas, rounded
+        assert value in numbers
+    bottom, top = ax.get_ylim()
+    assert bottom > top                                            # rows grow downwards
+    assert ax.get_title() == "t" and len(ax.get_legend().get_texts()) == 2
+    ax.figure.savefig(tmp_path / "deltas.png")
+    assert is_png(tmp_path / "deltas.png")
+
+
+@pytest.mark.parametrize("anchor, box, message", [
+    ([10, 10, 0, 5], [0, 0, 5, 5], "anchor must be"),
+    ([10, 10, 5], [0, 0, 5, 5], "anchor must be"),
+    ([10, 10, 5, 5], [5, 0, 5, 5], "box must be"),
+    ([10, 10, 5, 5], [0, 0, np.nan, 5], "box must be"),
+])
+def test_plot_deltas_rejects_bad_input(anchor, box, message):
+    with pytest.raises(ValueError, match=message):
+        plot_deltas(anchor, box, ax=new_axes())
