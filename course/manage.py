@@ -201,8 +201,8 @@ def demo(out):
                 + f"  total {total:g}/{sum(possible.values()):g}" + (f"  [{flags}]" if flags else ""))
     print("\ngrades (each submission run in a sandbox, judged by course/grader, nbgrader gradebook):")
     print("\n".join(lines))
-    print("\ndetection summary of the executed solutions (fast configuration: a few training "
-          "steps, so expect poor detections):")
+    print("\ndetection summary of the executed solutions (notebook 4: the shipped reference "
+          "detector on held-out phantom subjects):")
     print(cell_text(out / "solutions", "evaluation") or "  (no evaluation cell found)")
     return 0
 
