@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -111,11 +112,14 @@ def generate_solutions(course=COURSE, out=SOLUTIONS, logs=None):
             for source_path in sorted((course / "source" / name).glob("*.ipynb")):
                 target = out / name / source_path.name
                 target.parent.mkdir(parents=True, exist_ok=True)
+                start = time.perf_counter()
                 with tempfile.TemporaryDirectory() as work:
                     nb = execute(solution_notebook(source_path), work,
                                  logs / f"{name}-{source_path.stem}.log",
                                  file_name=f"{source_path.stem} - {SAMPLE_STUDENT}.ipynb")
                 nbformat.write(nb, target)
+                print(f"executed {target.relative_to(out.parent)} in {time.perf_counter() - start:.0f} s "
+                      f"(fast mode)", flush=True)
 
 
 def _cells(nb):
