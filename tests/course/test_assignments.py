@@ -78,7 +78,7 @@ def target_shapes(image_shape, classes, c, num_anchors):
     },
     "02_network": {
         "notebook": "network.ipynb",
-        "points": {"test_feature_map_size": 2, "test_contracting_arm": 2,
+        "points": {"test_feature_map_size": 2, "test_contracting_arm": 2, "test_top_down": 3,
                    "test_pyramid_serves": 2, "test_head_outputs": 2, "test_conv3d_params": 2},
         "partial": ("feature_map_size", "conv3d_params"),
         "wrong": {
@@ -88,6 +88,21 @@ def feature_map_size(image_shape, num_downsamples):
             "depth_only": ("test_pyramid_serves", {"pyramid_serves": '''
 def pyramid_serves(image_shape, c, num_downsamples):
     return max(c) <= num_downsamples'''}),
+            "projects_the_coarser_map": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    projected = layers.Conv3D(width, (1, 1, 1))(coarser)
+    return layers.UpSampling3D((1, 2, 2))(projected) + finer'''}),
+            "upsamples_z_too": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    return layers.UpSampling3D(2)(coarser) + layers.Conv3D(width, (1, 1, 1))(finer)'''}),
+            "concatenates": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    upsampled = layers.UpSampling3D((1, 2, 2))(coarser)
+    return layers.Concatenate()([upsampled, layers.Conv3D(width, (1, 1, 1))(finer)])'''}),
+            "projects_3x3x3": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    upsampled = layers.UpSampling3D((1, 2, 2))(coarser)
+    return upsampled + layers.Conv3D(width, (3, 3, 3), padding="same")(finer)'''}),
         },
         "variants": {
             "numpy_forms": {"feature_map_size": '''
@@ -104,7 +119,18 @@ def head_outputs(c, num_anchors, classes):
             **{f"cls-c{l}": float(num_anchors * classes) for l in c}}''',
                             "conv3d_params": '''
 def conv3d_params(kernel, c_in, c_out):
-    return np.prod(kernel) * c_in * c_out + c_out'''},
+    return np.prod(kernel) * c_in * c_out + c_out''',
+                            "top_down": '''
+def my_top_down(coarser, finer, width):
+    ops = keras.ops
+    upsampled = ops.repeat(ops.repeat(coarser, 2, axis=2), 2, axis=3)
+    return ops.add(upsampled, layers.Dense(width)(finer))   # a 1x1x1 convolution is a Dense'''},
+            "tensorflow_top_down": {"top_down": '''
+import tensorflow as tf
+
+def my_top_down(coarser, finer, width):
+    upsample = layers.Lambda(lambda t: tf.repeat(tf.repeat(t, 2, axis=2), 2, axis=3))
+    return layers.Add()([upsample(coarser), layers.Conv3D(width, 1)(finer)])'''},
         },
     },
     "03_training": {

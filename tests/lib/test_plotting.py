@@ -1,4 +1,5 @@
-"""plot_boxes / plot_targets: rendered off-screen (Agg) on a non-square image."""
+"""plot_boxes / plot_targets: rendered off-screen (Agg) on a non-square image; plot_pyramid:
+one box per map of the network, labelled with the sizes build_retinanet gives them."""
 
 import collections
 import os
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from boxloc import BoundingBox  # noqa: E402
-from boxloc.plotting import plot_boxes, plot_targets  # noqa: E402
+from boxloc.plotting import plot_boxes, plot_pyramid, plot_targets  # noqa: E402
 
 HEIGHT, WIDTH = 200, 300
 GT = [[40, 200, 80, 270], [150, 30, 160, 42]]
@@ -124,6 +125,50 @@ def test_plot_targets_rejects_a_stack_or_a_wrong_image():
         plot_targets(bb, msk, np.stack([msk, msk]), ax=new_axes())
     with pytest.raises(ValueError, match="image must have shape image_shape"):
         plot_targets(bb, msk.T, msk, ax=new_axes())
+
+
+def patches_by_gid(ax):
+    return collections.Counter(p.get_gid() for p in ax.patches)
+
+
+def test_plot_pyramid_draws_the_tutorial_network(tmp_path):
+    """c0..c4 contracting maps, p4 and p3 on the top-down path (one merge), and one cls/reg
+    pair per level, with the seed's sizes (30x30 and 15x15 grids, 9 anchors)."""
+    bb = BoundingBox((240, 240), c=[3, 4], anchor_shapes=[32, 64])
+    ax = plot_pyramid(bb, filters=(8, 16, 24, 32, 48), width=64, channels=4, ax=new_axes())
+    counts = patches_by_gid(ax)
+    assert counts["input"] == 1 and counts["contracting"] == 5 and counts["pyramid"] == 2
+    assert counts["merge"] == 1
+    assert {g: n for g, n in counts.items() if g.startswith(("cls", "reg"))} == \
+        {"cls-c3": 1, "reg-c3": 1, "cls-c4": 1, "reg-c4": 1}
+    texts = {t.get_text() for t in ax.texts}
+    assert {"dat 240x240x4", "c0  240x240x8", "c4  15x15x48", "p3  30x30x64", "p4  15x15x64",
+            "cls-c3  30x30x9", "reg-c3  30x30x36", "cls-c4  15x15x9", "reg-c4  15x15x36"} <= texts
+    ax.figure.savefig(tmp_path / "pyramid.png")
+    assert is_png(tmp_path / "pyramid.png")
+
+
+def test_plot_pyramid_rounds_up_and_skips_heads_of_unused_levels():
+    """A 104-pixel image: the strided map rounds 13 up to 7 at c4, which is on the path (p4)
+    but has no heads; classes and anchors set the head channels."""
+    bb = BoundingBox((104, 104), classes=2, c=[2, 3], anchor_shapes=[8, 16], anchor_ratios=[1])
+    ax = plot_pyramid(bb, filters=(4, 8, 8, 8, 8), width=8, ax=new_axes())
+    counts = patches_by_gid(ax)
+    assert counts["pyramid"] == 3 and counts["merge"] == 2 and "cls-c4" not in counts
+    texts = {t.get_text() for t in ax.texts}
+    assert {"p4  7x7x8", "c3  13x13x8", "cls-c2  26x26x6", "reg-c3  13x13x12"} <= texts
+
+
+def test_plot_pyramid_makes_a_figure_and_refuses_a_too_shallow_arm():
+    import matplotlib.pyplot as plt
+    bb = BoundingBox((64, 64), c=[2, 4], anchor_shapes=[8, 32])
+    with pytest.raises(ValueError, match=r"levels c0..c3 .* asks for c4: .*at least 5 entries"):
+        plot_pyramid(bb, filters=(4, 8, 8, 8), ax=new_axes())
+    ax = plot_pyramid(bb)
+    try:
+        assert patches_by_gid(ax)["pyramid"] == 3
+    finally:
+        plt.close(ax.figure)
 
 
 def test_importing_plotting_imports_no_deep_learning_framework():
