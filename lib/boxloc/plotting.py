@@ -6,7 +6,8 @@ image is drawn with ``extent=(0, W, H, 0)`` so pixel ``(r, c)`` covers ``[c, c+1
 and a box's edges fall exactly on the pixel edges of its lesion.
 
 Colours: ground truth green (thick), positive anchors orange, ignored anchors dashed grey,
-predicted boxes dashed magenta with their scores.
+predicted boxes dashed magenta with their scores, boxes removed by NMS dotted light blue
+(``plot_nms``; ``nms_explorer`` puts sliders for both decoding thresholds on it).
 """
 
 import numpy as np
@@ -15,8 +16,10 @@ from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from .anchors import pyramid_grid
 from .matching import IGNORE
+from .nms import nms
 
-__all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors", "plot_pyramid"]
+__all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors", "plot_nms", "nms_explorer",
+           "plot_pyramid"]
 
 # Drawing order: ignored anchors at the bottom, predictions on top (zorder).
 STYLES = {
@@ -28,6 +31,8 @@ STYLES = {
                label="ground truth"),
     "predicted": dict(color="#ff00ff", linewidth=1.4, linestyle=(0, (4, 2)), alpha=1.0,
                       zorder=5, label="predicted"),
+    "suppressed": dict(color="#66ccff", linewidth=0.7, linestyle=(0, (1, 2)), alpha=0.8,
+                       zorder=3, label="removed by NMS"),
 }
 
 
@@ -295,3 +300,85 @@ def plot_pyramid(bb, filters=(8, 16, 24, 32, 48), width=64, channels=1, head_dep
     ax.set_aspect("equal")
     ax.axis("off")
     return ax
+
+
+def plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes=None, ax=None,
+             legend=True):
+    """Decoding's two thresholds on one slice's candidate boxes, drawn.
+
+    Keeps the boxes whose score is strictly above ``score_threshold``, then runs greedy NMS at
+    ``iou_threshold`` (``boxloc.nms.nms``: suppressed when the IoU with a kept box is strictly
+    above it). The kept boxes are drawn as predictions with their scores, the ones NMS removed
+    dotted (gid ``"suppressed"``), the ground truth in green; boxes under the score threshold
+    are not drawn.
+
+    Args:
+        image: (H, W) slice; boxes: float (N, 4); scores: float (N,) or (N, K) (best class).
+        score_threshold, iou_threshold: the two thresholds.
+        gt_boxes: (M, 4) ground truth, or None. ax: an Axes, or None for a new figure.
+
+    Returns:
+        ``(ax, kept)``: the Axes and int64 indices into ``boxes`` of the kept boxes, highest
+        score first.
+    """
+    boxes = _as_boxes("boxes", boxes)
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores.max(axis=1) if scores.ndim == 2 else scores.reshape(-1)
+    if len(scores) != len(boxes):
+        raise ValueError(f"scores must hold one score per box ({len(boxes)}), got {len(scores)}")
+    above = np.flatnonzero(scores > score_threshold)
+    kept = above[nms(boxes[above], scores[above], iou_threshold)].astype(np.int64)
+    removed = np.setdiff1d(above, kept)
+    ax = plot_boxes(image, gt_boxes=gt_boxes, predicted_boxes=boxes[kept],
+                    predicted_scores=scores[kept], ax=ax, legend=False,
+                    title=f"score > {score_threshold:g}: {len(above)} boxes; NMS at IoU "
+                          f"{iou_threshold:g}: {len(kept)} kept")
+    style = dict(STYLES["suppressed"])
+    label, color = style.pop("label"), style.pop("color")
+    for y1, x1, y2, x2 in boxes[removed]:
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color,
+                               gid="suppressed", **style))
+    if len(removed):
+        ax.add_line(Line2D([], [], color=color, label=label, **{**style, "linewidth": 1.2}))
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=8,
+                  frameon=False)
+    return ax, kept
+
+
+def nms_explorer(image, boxes, scores, gt_boxes=None, score_threshold=0.5, iou_threshold=0.3,
+                 interactive=True):
+    """Two sliders, the score and the NMS IoU threshold, over ``plot_nms`` of one slice.
+
+    With ipywidgets importable and ``interactive``, displays the sliders and the figure (redrawn
+    when a slider is released) and returns the ``ipywidgets.interactive`` widget, whose
+    ``result`` is the last ``kept`` of ``plot_nms``. Otherwise draws one static figure at the
+    given thresholds and returns its ``kept``.
+    """
+    import matplotlib.pyplot as plt
+
+    def draw(score_threshold, iou_threshold):
+        fig, ax = plt.subplots(figsize=(7.5, 5.5))
+        kept = plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes, ax=ax)[1]
+        fig.tight_layout()
+        plt.show()
+        return kept
+
+    try:
+        if not interactive:
+            raise ImportError("a static figure was asked for")
+        import ipywidgets
+    except ImportError:
+        return draw(score_threshold, iou_threshold)
+    from IPython.display import display
+    sliders = dict(continuous_update=False, readout_format=".2f",
+                   style={"description_width": "initial"})
+    widget = ipywidgets.interactive(
+        draw,
+        score_threshold=ipywidgets.FloatSlider(value=score_threshold, min=0.05, max=0.95,
+                                               step=0.05, description="score threshold",
+                                               **sliders),
+        iou_threshold=ipywidgets.FloatSlider(value=iou_threshold, min=0.05, max=1.0, step=0.05,
+                                             description="NMS IoU threshold", **sliders))
+    display(widget)
+    return widget

@@ -147,6 +147,13 @@ def focal_elements(y_true, logits, gamma=2.0, alpha=0.25):
             "focal_loss_without_the_mask": ("test_masked_mean", {"masked_mean": '''
 def masked_mean(values, weights):
     return float(np.mean(values))'''}),
+            "masked_mean_per_positive": ("test_masked_mean", {"masked_mean": '''
+def masked_mean(values, weights):
+    return float(np.sum(np.multiply(values, weights)) / max(np.sum(weights), 1))'''}),
+            "smooth_l1_with_delta_1_inside": ("test_smooth_l1", {"smooth_l1_elements": '''
+def smooth_l1_elements(y_true, y_pred, delta=1.0):
+    error = np.abs(np.subtract(y_pred, y_true))
+    return np.where(error <= delta, 0.5 * error ** 2, error - 0.5)'''}),
         },
         "variants": {
             "keras_ops_tensors": {"focal_elements": '''
@@ -168,7 +175,8 @@ def smooth_l1_elements(y_true, y_pred, delta=1.0):
     },
     "04_inference": {
         "notebook": "inference.ipynb",
-        "points": {"test_my_nms": 3, "test_decoded": 1, "test_count_kept": 2, "test_single_box": 1},
+        "points": {"test_my_nms": 3, "test_decoded": 1, "test_count_kept": 2, "test_slice_counts": 3,
+                   "test_sens_ppv": 1, "test_single_box": 1},
         "partial": None,
         "wrong": {
             "nms_with_greater_or_equal": ("test_my_nms", {"my_nms": '''
@@ -193,6 +201,49 @@ def my_nms(boxes, scores, iou_threshold):
             overlap = iou_matrix(boxes[[best]], boxes[order])[0]
             order = [i for i, o in zip(order, overlap) if o <= iou_threshold]
     return keep'''}),
+            "score_threshold_inclusive": ("test_count_kept", {"count_kept": '''
+def count_kept(boxes, scores, score_threshold, iou_threshold):
+    boxes, scores = np.asarray(boxes, dtype=float).reshape(-1, 4), np.asarray(scores, dtype=float)
+    above = scores >= score_threshold
+    return len(nms(boxes[above], scores[above], iou_threshold))'''}),
+            "two_boxes_on_one_lesion_both_count": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    hits = iou_matrix(np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))) >= iou_threshold
+    tp = int(hits.any(axis=1).sum())
+    return tp, len(hits) - tp, int((~hits.any(axis=0)).sum())'''}),
+            "match_strictly_above_the_threshold": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    pred, true = np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))
+    ious, taken, tp = iou_matrix(pred, true), np.zeros(len(true), bool), 0
+    for i in np.argsort(-np.asarray(pred_scores, dtype=float), kind="stable"):
+        free = np.flatnonzero((ious[i] > iou_threshold) & ~taken)
+        if len(free):
+            taken[free[np.argmax(ious[i, free])]] = True
+            tp += 1
+    return tp, len(pred) - tp, len(true) - tp'''}),
+            "match_in_list_order": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    pred, true = np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))
+    ious, taken, tp = iou_matrix(pred, true), np.zeros(len(true), bool), 0
+    for i in range(len(pred)):
+        free = np.flatnonzero((ious[i] >= iou_threshold) & ~taken)
+        if len(free):
+            taken[free[np.argmax(ious[i, free])]] = True
+            tp += 1
+    return tp, len(pred) - tp, len(true) - tp'''}),
+            "ties_in_reverse_order": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    pred, true = np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))
+    ious, taken, tp = iou_matrix(pred, true), np.zeros(len(true), bool), 0
+    for i in np.argsort(np.asarray(pred_scores, dtype=float), kind="stable")[::-1]:
+        free = np.flatnonzero((ious[i] >= iou_threshold) & ~taken)
+        if len(free):
+            taken[free[np.argmax(ious[i, free])]] = True
+            tp += 1
+    return tp, len(pred) - tp, len(true) - tp'''}),
+            "sensitivity_and_ppv_swapped": ("test_sens_ppv", {"sens_ppv": '''
+def sens_and_ppv(tp, fp, fn):
+    return tp / (tp + fp), tp / (tp + fn)'''}),
         },
         "variants": {
             "arrays_and_capitals": {"my_nms": '''
@@ -209,6 +260,28 @@ def count_kept(boxes, scores, score_threshold, iou_threshold):
     boxes, scores = np.reshape(boxes, (-1, 4)), np.asarray(scores)
     return np.float64(np.size(nms(boxes[scores > score_threshold], scores[scores > score_threshold], iou_threshold)))''',
                                     "single_box": "single_box_median_iou = np.float32(1)"},
+            "python_loops_and_arrays": {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    def iou(a, b):
+        h = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        w = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - h * w
+        return h * w / union if union > 0 else 0.0
+    pred, true = [list(map(float, b)) for b in pred_boxes], [list(map(float, b)) for b in true_boxes]
+    free = list(range(len(true)))
+    tp = 0
+    for i in sorted(range(len(pred)), key=lambda i: -float(pred_scores[i])):
+        best = None
+        for j in free:
+            if iou(pred[i], true[j]) >= iou_threshold and (best is None or iou(pred[i], true[j]) > iou(pred[i], true[best])):
+                best = j
+        if best is not None:
+            free.remove(best)
+            tp += 1
+    return np.array([tp, len(pred) - tp, len(true) - tp])''', "sens_ppv": '''
+def sens_and_ppv(tp, fp, fn):
+    counts = np.array([tp, fp, fn], dtype=np.int64)
+    return [np.float64(counts[0] / (counts[0] + counts[2])), np.float32(counts[0] / (counts[0] + counts[1]))]'''},
         },
     },
 }

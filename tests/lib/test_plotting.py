@@ -178,3 +178,70 @@ def test_importing_plotting_imports_no_deep_learning_framework():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# --- the NMS explorer of notebook 4 --------------------------------------------------------
+# Candidates of one slice: 0 and 1 overlap at IoU 0.5 exactly (100 / 200), 2 sits alone with a
+# score equal to 0.5, 3 is far away with a low score.
+CANDIDATES = [[0, 0, 10, 10], [0, 0, 10, 20], [50, 50, 60, 60], [100, 100, 120, 120]]
+CANDIDATE_SCORES = [0.9, 0.8, 0.5, 0.2]
+
+
+def test_plot_nms_applies_both_thresholds_at_their_edges():
+    from boxloc.plotting import plot_nms
+    image = np.zeros((HEIGHT, WIDTH))
+    # score strictly above 0.5 (box 2 dropped); IoU equal to 0.5 is not suppressed
+    ax, kept = plot_nms(image, CANDIDATES, CANDIDATE_SCORES, 0.5, 0.5, gt_boxes=GT, ax=new_axes())
+    assert kept.tolist() == [0, 1]
+    assert rectangles(ax) == {"gt": 2, "predicted": 2}
+    assert ax.get_title() == "score > 0.5: 2 boxes; NMS at IoU 0.5: 2 kept"
+    # a stricter NMS removes box 1: drawn dotted, with a legend entry
+    ax, kept = plot_nms(image, CANDIDATES, CANDIDATE_SCORES, 0.1, 0.45, ax=new_axes())
+    assert kept.tolist() == [0, 2, 3]
+    assert rectangles(ax) == {"predicted": 3, "suppressed": 1}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["predicted", "removed by NMS"]
+    assert sorted(t.get_text() for t in ax.texts) == ["0.20", "0.50", "0.90"]
+    # per-class scores, nothing above the threshold
+    ax, kept = plot_nms(image, CANDIDATES, np.array(CANDIDATE_SCORES)[:, None], 0.95, 0.3,
+                        ax=new_axes())
+    assert kept.tolist() == [] and rectangles(ax) == {}
+    with pytest.raises(ValueError, match="one score per box"):
+        plot_nms(image, CANDIDATES, [0.5], 0.1, 0.3)
+
+
+def test_nms_explorer_draws_a_static_figure_without_ipywidgets(monkeypatch):
+    import matplotlib.pyplot as plt
+    from boxloc.plotting import nms_explorer
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)          # import ipywidgets fails
+    plt.close("all")
+    kept = nms_explorer(np.zeros((HEIGHT, WIDTH)), CANDIDATES, CANDIDATE_SCORES, GT, 0.5, 0.45)
+    assert kept.tolist() == [0]
+    assert len(plt.get_fignums()) == 1
+    assert plt.gcf().axes[0].get_title().endswith("1 kept")
+    plt.close("all")
+
+
+def test_nms_explorer_static_when_asked_even_with_ipywidgets():
+    import matplotlib.pyplot as plt
+    from boxloc.plotting import nms_explorer
+    plt.close("all")
+    kept = nms_explorer(np.zeros((HEIGHT, WIDTH)), CANDIDATES, CANDIDATE_SCORES, interactive=False)
+    assert kept.tolist() == [0] and len(plt.get_fignums()) == 1       # defaults 0.5 and 0.3
+    plt.close("all")
+
+
+def test_nms_explorer_sliders_redraw_with_ipywidgets():
+    pytest.importorskip("ipywidgets")
+    import matplotlib.pyplot as plt
+    from boxloc.plotting import nms_explorer
+    plt.close("all")
+    widget = nms_explorer(np.zeros((HEIGHT, WIDTH)), CANDIDATES, CANDIDATE_SCORES, GT, 0.5, 0.3)
+    score, iou = widget.kwargs_widgets
+    assert (score.description, score.value, iou.description, iou.value) == (
+        "score threshold", 0.5, "NMS IoU threshold", 0.3)
+    assert widget.result.tolist() == [0]                          # drawn once at the start
+    iou.value = 0.5                                               # IoU(0, 1) = 0.5 survives
+    assert widget.result.tolist() == [0, 1]
+    score.value = 0.1
+    assert widget.result.tolist() == [0, 1, 2, 3]
+    plt.close("all")
