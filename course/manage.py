@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -111,11 +112,14 @@ def generate_solutions(course=COURSE, out=SOLUTIONS, logs=None):
             for source_path in sorted((course / "source" / name).glob("*.ipynb")):
                 target = out / name / source_path.name
                 target.parent.mkdir(parents=True, exist_ok=True)
+                start = time.perf_counter()
                 with tempfile.TemporaryDirectory() as work:
                     nb = execute(solution_notebook(source_path), work,
                                  logs / f"{name}-{source_path.stem}.log",
                                  file_name=f"{source_path.stem} - {SAMPLE_STUDENT}.ipynb")
                 nbformat.write(nb, target)
+                print(f"executed {target.relative_to(out.parent)} in {time.perf_counter() - start:.0f} s "
+                      f"(fast mode)", flush=True)
 
 
 def _cells(nb):
@@ -201,8 +205,8 @@ def demo(out):
                 + f"  total {total:g}/{sum(possible.values()):g}" + (f"  [{flags}]" if flags else ""))
     print("\ngrades (each submission run in a sandbox, judged by course/grader, nbgrader gradebook):")
     print("\n".join(lines))
-    print("\ndetection summary of the executed solutions (fast configuration: a few training "
-          "steps, so expect poor detections):")
+    print("\ndetection summary of the executed solutions (notebook 4: the shipped reference "
+          "detector on held-out phantom subjects):")
     print(cell_text(out / "solutions", "evaluation") or "  (no evaluation cell found)")
     return 0
 

@@ -42,10 +42,49 @@ def library_contracting_arm(shape, filters):
     return [tuple(int(n) for n in f.shape[2:]) for f in features], int(model.count_params())
 
 
+# Runs in the student's kernel: one step of the top-down path on a coarser map (h, w, width)
+# and a finer map (2h, 2w, finer_channels), Z = 2 slices: the merged map's (h, w, channels),
+# the block's parameter count and its output on fixed inputs with every weight set to fixed
+# values (so a layers, keras.ops or tf block is compared number by number with the library's).
+# Z = 2 (not 1) so that a block upsampling Z as well cannot pass by broadcasting.
+TOP_DOWN_SUMMARY = '''
+def record_case(block, coarser_size, finer_channels, width):
+    import numpy as np
+    import keras
+    height, width_px = coarser_size
+    coarser = keras.Input((None, height, width_px, width))
+    finer = keras.Input((None, 2 * height, 2 * width_px, finer_channels))
+    merged = block(coarser, finer, width)
+    model = keras.Model([coarser, finer], merged)
+    for weight in model.weights:
+        shape = tuple(weight.shape)
+        values = np.sin(np.arange(1, int(np.prod(shape)) + 1)).reshape(shape)
+        weight.assign(values.astype("float32"))
+    rng = np.random.default_rng(0)
+    data = [rng.normal(size=(1, 2, *t.shape[2:])).astype("float32") for t in (coarser, finer)]
+    output = keras.ops.convert_to_numpy(model(data))
+    return tuple(merged.shape[2:]), int(model.count_params()), np.asarray(output, dtype="float64")
+'''
+
+
+def top_down_cases(rng):
+    visible = [[(2, 3), 32, 64]]                        # the tutorial's channels, small maps
+    fixed = [[(3, 3), 8, 8], [(1, 2), 1, 4]]            # 8 = 8: projecting the wrong map fits
+    drawn = [[(int(rng.integers(1, 5)), int(rng.integers(1, 5))), int(rng.integers(1, 17)),
+              int(rng.integers(2, 17))] for _ in range(3)]
+    return visible + fixed + drawn
+
+
+def library_top_down(coarser_size, finer_channels, width):
+    from boxloc.models import top_down_merge
+    helper = {}
+    exec(TOP_DOWN_SUMMARY, helper)
+    return helper["record_case"](top_down_merge, coarser_size, finer_channels, width)
+
+
 def pyramid_serves_cases(rng):
-    visible = [[(240, 240), [3, 4], 4], [(240, 240), [3, 4], 3]]
-    fixed = [[(240, 240), [3, 4, 5], 5], [(256, 256), [3, 4, 5], 5], [(96, 160), [2, 3], 3],
-             [(240, 240), [3], 2]]
+    visible = [[(240, 240), [3, 4], 4], [(240, 240), [3, 4], 3], [(240, 240), [3, 4, 5], 5]]
+    fixed = [[(256, 256), [3, 4, 5], 5], [(96, 160), [2, 3], 3], [(240, 240), [3], 2]]
     drawn = []
     for _ in range(4):
         levels = sorted(int(n) for n in rng.choice([2, 3, 4, 5, 6], rng.integers(1, 4), replace=False))
@@ -96,8 +135,10 @@ EXERCISES = [
              expected=library_feature_map_size, visible=2),
     Exercise("test_contracting_arm", call("my_contracting_arm", helper=ARM_SUMMARY),
              contracting_arm_cases, expected=library_contracting_arm, visible=1),
+    Exercise("test_top_down", call("my_top_down", helper=TOP_DOWN_SUMMARY), top_down_cases,
+             expected=library_top_down, tolerance=1e-4, visible=1),
     Exercise("test_pyramid_serves", call("pyramid_serves"), pyramid_serves_cases,
-             expected=library_pyramid_serves, visible=2),
+             expected=library_pyramid_serves, visible=3),
     Exercise("test_head_outputs", call("head_outputs"), head_outputs_cases,
              expected=library_head_outputs, visible=1),
     Exercise("test_conv3d_params", call("conv3d_params"), conv3d_params_cases,

@@ -39,7 +39,7 @@ def masked_mean_reference(values, weights):
 
 
 def smooth_l1_cases(rng):
-    cases = [[[0.0, 0.0], [0.5, -0.5]], [[0.0], [3.0]]]
+    cases = [[[0.0, 0.0], [0.5, -0.5]], [[0.0], [3.0]], [[0.0, 0.0], [0.05, 0.3], 0.1]]
     for delta in (1.0, 0.25, float(rng.uniform(0.05, 3.0))):
         y, p = rng.normal(0, 2, (2, 1, 4, 4, 36)), rng.normal(0, 2, (2, 1, 4, 4, 36))
         cases.append([y.astype(np.float32).astype(np.float64), p.astype(np.float32).astype(np.float64), delta])
@@ -68,5 +68,5 @@ EXERCISES = [
     Exercise("test_masked_mean", call("masked_mean"), masked_mean_cases,
              expected=masked_mean_reference, tolerance=1e-6, visible=1),
     Exercise("test_smooth_l1", call("smooth_l1_elements"), smooth_l1_cases,
-             expected=library_smooth_l1, tolerance=1e-4, visible=2),
+             expected=library_smooth_l1, tolerance=1e-4, visible=3),
 ]

@@ -10,6 +10,7 @@ Conventions (the seed's, kept so its numbers reproduce):
 * Anchor index = level offset + (row * grid_w + col) * A + template.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -17,8 +18,8 @@ import numpy as np
 from ._arrays import ranks
 from .boxes import _ratio, box_area, centres_to_corners, clip_boxes
 
-__all__ = ["CENTRE_OFFSET", "Anchors", "grid_shapes", "anchor_templates", "level_anchors",
-           "make_anchors", "anchor_overlaps"]
+__all__ = ["CENTRE_OFFSET", "Anchors", "grid_shapes", "pyramid_grid", "anchor_templates",
+           "level_anchors", "make_anchors", "anchor_overlaps"]
 
 # Where an anchor sits inside its grid cell, in strides. The seed puts it on the cell's
 # top-left corner: at c3 of a 240 px image the centres are 0, 8, 16, ... (0.5 would give
@@ -57,6 +58,19 @@ def grid_shapes(image_shape, levels):
     """``[(int(H / 2**c), int(W / 2**c)) for c in levels]`` as plain ints."""
     height, width = image_shape
     return [(int(height / 2 ** c), int(width / 2 ** c)) for c in levels]
+
+
+def pyramid_grid(image_shape, level):
+    """Feature-map size ``(h, w)`` after ``level`` stride-2 ``'same'`` convolutions: each
+    halving rounds up, where ``grid_shapes`` rounds down (the network's side of the match).
+
+    >>> pyramid_grid((240, 240), 4), pyramid_grid((240, 240), 5), grid_shapes((240, 240), [5])
+    ((15, 15), (8, 8), [(7, 7)])
+    """
+    height, width = image_shape
+    for _ in range(level):
+        height, width = math.ceil(height / 2), math.ceil(width / 2)
+    return height, width
 
 
 def anchor_templates(base_size, scales, ratios):

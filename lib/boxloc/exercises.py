@@ -21,7 +21,9 @@ def check(name, got, expected, tolerance=1e-6):
 def difference(got, expected, tolerance=1e-6):
     """None when ``got`` equals ``expected`` as a teaching assistant reads it, else a short
     explanation. Numbers compare with an absolute ``tolerance`` whatever their type (3,
-    ``np.int64(3)`` and 3.0 are equal); tuples and lists alike; dicts key by key."""
+    ``np.int64(3)`` and 3.0 are equal); tuples and lists alike; dicts key by key. For arrays of
+    more than a dozen elements the explanation names the first differing element, how many
+    differ, the shapes and the tolerance, not the whole arrays."""
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return f"expected a dict, got {type(got).__name__}"
@@ -47,11 +49,28 @@ def difference(got, expected, tolerance=1e-6):
         except (TypeError, ValueError):
             return f"expected {expected!r}, got {got!r}"
         if got_array.shape != expected_array.shape:
-            return f"expected shape {expected_array.shape} ({expected!r}), got {got!r}"
-        if not np.allclose(got_array, expected_array, atol=tolerance, rtol=0):
+            return (f"expected shape {expected_array.shape} ({_short(expected, expected_array)}), "
+                    f"got shape {got_array.shape} ({_short(got, got_array)})")
+        close = np.isclose(got_array, expected_array, atol=tolerance, rtol=0)
+        if close.all():
+            return None
+        if expected_array.size <= SMALL:
             return f"expected {expected!r}, got {got!r}"
-        return None
+        wrong = np.argwhere(~close)
+        first = tuple(int(i) for i in wrong[0])
+        return (f"{len(wrong)} of {close.size} elements differ by more than {tolerance:g}; the "
+                f"first at index {list(first)}: expected {expected_array[first].item()!r}, got "
+                f"{got_array[first].item()!r} (shape {expected_array.shape})")
     return None if got == expected else f"expected {expected!r}, got {got!r}"
+
+
+SMALL = 12          # arrays up to this many elements are shown whole in a message
+
+
+def _short(value, array):
+    """``value``'s repr when small, else only its shape and dtype (a 5-D target map would fill
+    the screen)."""
+    return repr(value) if array.size <= SMALL else f"an array of shape {array.shape}"
 
 
 def _is_numeric_array(value):

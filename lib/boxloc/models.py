@@ -23,11 +23,12 @@ Level ``c`` of the pyramid is the feature map after ``c`` stride-2 convolutions.
 import math
 
 from ._keras import keras
+from .anchors import pyramid_grid        # NumPy-only, so the pyramid diagram can use it too
 
 layers = keras.layers
 
 __all__ = ["PRESETS", "pyramid_grid", "check_levels", "conv_block", "contracting_arm",
-           "expanding_arm", "retinanet_heads", "build_retinanet", "prior_bias"]
+           "top_down_merge", "expanding_arm", "retinanet_heads", "build_retinanet", "prior_bias"]
 
 #: Named architectures. ``seed`` is the tutorial's network layer for layer (456,146
 #: parameters for 240x240x4 inputs, c=[3, 4], 9 anchors, K=1); ``course`` is the same network
@@ -48,18 +49,6 @@ def _params(bb):
     if not isinstance(params, dict) or "anchor_gsizes" not in params:
         raise TypeError(f"expected a BoundingBox or its params dict, got {type(bb).__name__}")
     return params
-
-
-def pyramid_grid(image_shape, level):
-    """Feature-map size ``(h, w)`` after ``level`` stride-2 ``'same'`` convolutions.
-
-    >>> pyramid_grid((240, 240), 4), pyramid_grid((240, 240), 5)
-    ((15, 15), (8, 8))
-    """
-    height, width = image_shape
-    for _ in range(level):
-        height, width = math.ceil(height / 2), math.ceil(width / 2)
-    return height, width
 
 
 def check_levels(bb, depth):
@@ -137,26 +126,84 @@ def _project(x, width, name):
                          name=name)(x)
 
 
-def expanding_arm(features, levels, width=64):
+def top_down_merge(coarser, finer, width, name=None):
+    """One step of the top-down path: ``up(coarser) + proj(finer)`` (the seed's
+    ``zoom(l6) + proj(64, l4)``).
+
+    Args:
+        coarser: (B, Z, h, w, width) pyramid map of level c + 1.
+        finer: (B, Z, H, W, C) contracting-arm map of level c, with H = 2h or 2h - 1 (likewise
+            W): a strided 'same' convolution rounds odd sizes up, so the upsampled map is
+            cropped by one row or column there.
+        width: channels of the pyramid.
+        name: layer-name prefix (``"p3"`` gives ``p3-up``, ``p3-proj``, ``p3-add``), or None.
+
+    Returns:
+        (B, Z, H, W, width): the coarser map upsampled 2x in y and x by nearest neighbour (no
+        parameters; Z is never upsampled) plus the finer map projected to ``width`` channels by
+        a 1x1x1 convolution (``C * width + width`` parameters).
+    """
+    def label(part):
+        return None if name is None else f"{name}-{part}"
+
+    up = layers.UpSampling3D((1, 2, 2), name=label("up"))(coarser)
+    lateral = _project(finer, width, label("proj"))
+    extra_h = up.shape[2] - lateral.shape[2]
+    extra_w = up.shape[3] - lateral.shape[3]
+    if extra_h or extra_w:
+        up = layers.Cropping3D(((0, 0), (0, extra_h), (0, extra_w)), name=label("crop"))(up)
+    return layers.Add(name=label("add"))([up, lateral])
+
+
+def expanding_arm(features, levels, width=64, top_down=None):
     """Top-down pathway from the deepest feature map to level ``min(levels)``.
 
-    ``p_top = proj(l_top)``; below it ``p_c = conv_block(up(p_{c+1}) + proj(l_c))``, with
-    ``up`` a parameter-free nearest-neighbour 2x upsampling (cropped when the finer map has an
-    odd size). Returns ``{c: p_c}`` for the requested ``levels``.
+    ``p_top = proj(l_top)``; below it ``p_c = conv_block(top_down(p_{c+1}, l_c, width))``.
+
+    Args:
+        features: contracting-arm maps ``[l0, l1, ...]`` (``contracting_arm``).
+        levels: pyramid levels to return (each at most ``len(features) - 1``).
+        width: channels of every pyramid map.
+        top_down: None for ``top_down_merge``, or a callable ``(coarser, finer, width) ->
+            merged`` with its contract: ``merged`` has the finer map's size and ``width``
+            channels. A custom block gets finer maps of exactly twice the coarser size.
+
+    Returns:
+        ``{c: p_c}`` for the requested ``levels``, each (B, Z, h_c, w_c, width).
     """
     top = len(features) - 1
     pyramid = {top: _project(features[top], width, f"p{top}-proj")}
     for level in range(top - 1, min(levels) - 1, -1):
-        up = layers.UpSampling3D((1, 2, 2), name=f"p{level}-up")(pyramid[level + 1])
-        lateral = _project(features[level], width, f"p{level}-proj")
-        extra_h = up.shape[2] - lateral.shape[2]
-        extra_w = up.shape[3] - lateral.shape[3]
-        if extra_h or extra_w:
-            up = layers.Cropping3D(((0, 0), (0, extra_h), (0, extra_w)),
-                                   name=f"p{level}-crop")(up)
-        merged = layers.Add(name=f"p{level}-add")([up, lateral])
+        coarser, finer = pyramid[level + 1], features[level]
+        if top_down is None:
+            merged = top_down_merge(coarser, finer, width, name=f"p{level}")
+        else:
+            _check_doubled(coarser, finer, level)
+            merged = top_down(coarser, finer, width)
+            _check_merged(merged, finer, width, level)
         pyramid[level] = conv_block(merged, width, name=f"p{level}")
     return {level: pyramid[level] for level in levels}
+
+
+def _check_doubled(coarser, finer, level):
+    """A custom top-down block is not asked to crop: refuse odd sizes up front."""
+    if tuple(finer.shape[2:4]) != (2 * coarser.shape[2], 2 * coarser.shape[3]):
+        raise ValueError(
+            f"level c{level}: the contracting map is {finer.shape[2]}x{finer.shape[3]}, not "
+            f"twice the {coarser.shape[2]}x{coarser.shape[3]} map above it; a custom top_down "
+            f"block needs an image size divisible by 2**{level + 1} (or top_down=None, "
+            f"which crops)")
+
+
+def _check_merged(merged, finer, width, level):
+    """The custom block's output must be a map the size of ``finer`` with ``width`` channels."""
+    wanted = (*finer.shape[:4], width)
+    got = tuple(getattr(merged, "shape", ()))
+    if got[1:] != wanted[1:]:
+        raise ValueError(
+            f"top_down returned shape {got} at level c{level}; expected {wanted}: the coarser "
+            f"map upsampled to {finer.shape[2]}x{finer.shape[3]} plus the contracting map "
+            f"projected to {width} channels")
 
 
 def retinanet_heads(pyramid, num_anchors, num_classes=1, depth=2, width=64,
@@ -184,8 +231,8 @@ def retinanet_heads(pyramid, num_anchors, num_classes=1, depth=2, width=64,
 
 
 def build_retinanet(bb, channels=1, preset=None, filters=None, blocks=None, width=None,
-                    head_depth=None, prior_probability="preset", input_name="dat",
-                    name="retinanet"):
+                    head_depth=None, prior_probability="preset", top_down=None,
+                    input_name="dat", name="retinanet"):
     """RetinaNet with a feature pyramid for the levels, anchors and classes of ``bb``.
 
     Args:
@@ -198,6 +245,9 @@ def build_retinanet(bb, channels=1, preset=None, filters=None, blocks=None, widt
         width: channels of the pyramid (projections) and of the head blocks.
         head_depth: conv blocks per head before its output convolution.
         prior_probability: None (zero bias, the seed) or pi in (0, 1) for the cls bias.
+        top_down: None (``top_down_merge``) or your own block ``(coarser, finer, width) ->
+            merged`` for every step of the top-down path (see ``expanding_arm``); a correct
+            block gives the same outputs and parameter count.
         input_name: name of the data input (the seed's ``dat``).
 
     Returns:
@@ -217,7 +267,7 @@ def build_retinanet(bb, channels=1, preset=None, filters=None, blocks=None, widt
     height, width_px = params["image_shape"]
     data = keras.Input(shape=(None, height, width_px, channels), name=input_name)
     features = contracting_arm(data, config["filters"], config["blocks"])
-    pyramid = expanding_arm(features, sorted(params["c"]), config["width"])
+    pyramid = expanding_arm(features, sorted(params["c"]), config["width"], top_down)
     outputs = retinanet_heads({c: pyramid[c] for c in params["c"]}, num_anchors,
                               params["classes"], config["head_depth"], config["width"],
                               config["prior_probability"])

@@ -1,22 +1,28 @@
-"""Pictures of boxes and anchors on an image slice (matplotlib; no deep-learning framework).
+"""Pictures of boxes and anchors on an image slice, and of the network's feature pyramid
+(matplotlib; no deep-learning framework).
 
 Boxes are ``[y1, x1, y2, x2]`` in half-open pixel coordinates, as everywhere in boxloc. The
 image is drawn with ``extent=(0, W, H, 0)`` so pixel ``(r, c)`` covers ``[c, c+1] x [r, r+1]``
 and a box's edges fall exactly on the pixel edges of its lesion.
 
 Colours: ground truth green (thick), positive anchors orange, ignored anchors dashed grey,
-predicted boxes dashed magenta with their scores.
+predicted boxes dashed magenta with their scores, boxes removed by NMS dotted light blue
+(``plot_nms``; ``nms_explorer`` puts sliders for both decoding thresholds on it).
+``plot_deltas`` draws one anchor, its box and the four regression numbers between them.
 """
 
 import numpy as np
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
+from .anchors import pyramid_grid
 from .boxes import centres_to_corners, corners_to_centres
 from .deltas import encode_deltas
 from .matching import IGNORE
+from .nms import nms
 
-__all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors", "plot_deltas"]
+__all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors", "plot_deltas", "plot_nms",
+           "nms_explorer", "plot_pyramid"]
 
 # Drawing order: ignored anchors at the bottom, predictions on top (zorder).
 STYLES = {
@@ -28,6 +34,8 @@ STYLES = {
                label="ground truth"),
     "predicted": dict(color="#ff00ff", linewidth=1.4, linestyle=(0, (4, 2)), alpha=1.0,
                       zorder=5, label="predicted"),
+    "suppressed": dict(color="#66ccff", linewidth=0.7, linestyle=(0, (1, 2)), alpha=0.8,
+                       zorder=3, label="removed by NMS"),
 }
 
 
@@ -248,3 +256,202 @@ def plot_deltas(anchor, box, ax=None, title=None):
     if title is not None:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+# Columns of the pyramid diagram (x of each box's centre) and the colour of each part.
+_PYRAMID_X = {"contracting": 0.0, "merge": 2.3, "pyramid": 3.7, "head": 6.4}
+_PYRAMID_COLOURS = {"input": "#dddddd", "contracting": "#9ecae1", "pyramid": "#fdae6b",
+                    "merge": "white", "cls": "#a1d99b", "reg": "#bcbddc"}
+
+
+def _map_box(ax, x, y, size, text, kind, full_size):
+    """A feature map as a box centred at (x, y), its width growing with its size (h)."""
+    width, height = 0.9 + 0.9 * (size / full_size) ** 0.5, 0.5
+    ax.add_patch(Rectangle((x - width / 2, y - height / 2), width, height, gid=kind,
+                           facecolor=_PYRAMID_COLOURS[kind.split("-")[0]], edgecolor="black",
+                           linewidth=0.8))
+    ax.text(x, y, text, ha="center", va="center", fontsize=8)
+    return width
+
+
+def _arrow(ax, start, end, text=None, offset=(0.0, 0.0)):
+    """An arrow from start to end (gid "arrow"), with a small label beside its middle."""
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=9, linewidth=0.9,
+                                 color="#444444", gid="arrow", shrinkA=0, shrinkB=0))
+    if text:
+        ax.text((start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1], text,
+                ha="center", va="center", fontsize=7, color="#444444")
+
+
+def _heads(ax, start, x, level, outputs, label):
+    """The ``cls-c{level}`` (above) and ``reg-c{level}`` (below) outputs of one level (row
+    ``y = level``), each an arrow from ``start`` to a box at ``x`` labelled with its size."""
+    y = level
+    for (kind, text), dy in zip(outputs.items(), (0.15, -0.15)):
+        _arrow(ax, start, (x - 0.85, y + dy), label if kind == "cls" else None,
+               offset=(-0.05, 0.25))
+        ax.add_patch(Rectangle((x - 0.85, y + dy - 0.14), 1.7, 0.28, gid=f"{kind}-c{level}",
+                               facecolor=_PYRAMID_COLOURS[kind], edgecolor="black",
+                               linewidth=0.8))
+        ax.text(x, y + dy, f"{kind}-c{level}  {text}", ha="center", va="center", fontsize=7.5)
+
+
+def plot_pyramid(bb, filters=(8, 16, 24, 32, 48), width=64, channels=1, head_depth=2, ax=None):
+    """Diagram of the network ``build_retinanet`` makes for ``bb``: contracting arm, top-down
+    path and one pair of heads per level, every map labelled with its size per slice
+    ``h x w x channels`` (Z passes through unchanged).
+
+    Rows are levels, level 0 at the bottom as in the FPN paper. The contracting arm (blue,
+    ``c0 ...``) halves the map at each level going up. The top-down path (orange, ``p{c}``)
+    starts with a 1x1x1 projection of the deepest map; going down, each level adds the 2x
+    upsampled map above it to the 1x1x1 projection of its contracting map (circles: ``+``)
+    and applies a conv block. Every level of ``bb`` gets a ``cls-c{c}`` and a ``reg-c{c}``
+    output (A*K and A*4 channels).
+
+    Args:
+        bb: a ``BoundingBox`` (its ``params``: image_shape, c, anchors, classes).
+        filters: channels of each contracting level, as in ``build_retinanet``.
+        width: channels of the pyramid maps.
+        channels: C, channels of the input slices.
+        head_depth: conv blocks per head (only written on the diagram).
+        ax: a matplotlib Axes; None makes a new figure.
+
+    Returns:
+        The matplotlib Axes. Maps are ``Rectangle`` patches with a ``gid``: ``"input"``,
+        ``"contracting"``, ``"pyramid"``, ``"cls-c{c}"``, ``"reg-c{c}"``; merges are
+        ``Circle`` patches with gid ``"merge"``, arrows ``FancyArrowPatch`` with gid ``"arrow"``.
+    """
+    params = bb.params
+    levels, top = sorted(params["c"]), len(filters) - 1
+    if max(levels) > top:
+        raise ValueError(f"filters has levels c0..c{top} but the BoundingBox asks for "
+                         f"c{max(levels)}: give filters at least {max(levels) + 1} entries")
+    num_anchors = len(params["anchor_scales"]) * len(params["anchor_ratios"])
+    height, width_px = params["image_shape"]
+    if ax is None:
+        import matplotlib.pyplot as plt
+        ax = plt.subplots(figsize=(10, 1.0 + 0.85 * (top + 2)))[1]
+
+    def size(level, map_channels):                       # "30x30x64"
+        grid_h, grid_w = pyramid_grid((height, width_px), level)
+        return f"{grid_h}x{grid_w}x{map_channels}"
+
+    xc, xm, xp, xh = (_PYRAMID_X[k] for k in ("contracting", "merge", "pyramid", "head"))
+    _map_box(ax, xc, -1, height, f"dat {height}x{width_px}x{channels}", "input", height)
+    _arrow(ax, (xc, -0.75), (xc, -0.25))
+    for level, level_channels in enumerate(filters):     # row y = level
+        map_h = pyramid_grid((height, width_px), level)[0]
+        half = _map_box(ax, xc, level, map_h, f"c{level}  {size(level, level_channels)}",
+                        "contracting", height) / 2
+        if level < top:
+            _arrow(ax, (xc, level + 0.25), (xc, level + 0.75),
+                   "stride 2" if level == 0 else None, offset=(0.45, 0))
+        if level < levels[0]:
+            continue                                     # the top-down path stops at min(c)
+        if level == top:
+            _arrow(ax, (xc + half, level), (xp - 0.75, level), "1x1x1 proj", offset=(0.1, 0.13))
+        else:                                            # + of projection and upsampled map
+            ax.add_patch(Circle((xm, level), 0.13, gid="merge",
+                                facecolor=_PYRAMID_COLOURS["merge"], edgecolor="black",
+                                linewidth=0.8))
+            ax.text(xm, level, "+", ha="center", va="center", fontsize=10)
+            _arrow(ax, (xc + half, level), (xm - 0.13, level), "1x1x1 proj", offset=(0, 0.13))
+            _arrow(ax, (xp, level + 0.75), (xm + 0.1, level + 0.1),
+                   "2x up" if level == top - 1 else None, offset=(-0.35, 0.12))
+            _arrow(ax, (xm + 0.13, level), (xp - 0.75, level),
+                   "conv block" if level == levels[0] else None, offset=(-0.1, -0.22))
+        _map_box(ax, xp, level, map_h, f"p{level}  {size(level, width)}", "pyramid", height)
+        if level in levels:
+            _heads(ax, (xp + 0.75, level), xh, level,
+                   {"cls": size(level, num_anchors * params["classes"]),
+                    "reg": size(level, num_anchors * 4)},
+                   f"{head_depth} conv blocks" if level == levels[-1] else None)
+    for x, title in ((xc, "contracting arm"), (xp, "top-down path"), (xh, "heads (per level)")):
+        ax.text(x, top + 0.75, title, ha="center", va="center", fontsize=9, fontweight="bold")
+    ax.set_xlim(-1.2, xh + 1.0)
+    ax.set_ylim(-1.4, top + 1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
+
+
+def plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes=None, ax=None,
+             legend=True):
+    """Decoding's two thresholds on one slice's candidate boxes, drawn.
+
+    Keeps the boxes whose score is strictly above ``score_threshold``, then runs greedy NMS at
+    ``iou_threshold`` (``boxloc.nms.nms``: suppressed when the IoU with a kept box is strictly
+    above it). The kept boxes are drawn as predictions with their scores, the ones NMS removed
+    dotted (gid ``"suppressed"``), the ground truth in green; boxes under the score threshold
+    are not drawn.
+
+    Args:
+        image: (H, W) slice; boxes: float (N, 4); scores: float (N,) or (N, K) (best class).
+        score_threshold, iou_threshold: the two thresholds.
+        gt_boxes: (M, 4) ground truth, or None. ax: an Axes, or None for a new figure.
+
+    Returns:
+        ``(ax, kept)``: the Axes and int64 indices into ``boxes`` of the kept boxes, highest
+        score first.
+    """
+    boxes = _as_boxes("boxes", boxes)
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores.max(axis=1) if scores.ndim == 2 else scores.reshape(-1)
+    if len(scores) != len(boxes):
+        raise ValueError(f"scores must hold one score per box ({len(boxes)}), got {len(scores)}")
+    above = np.flatnonzero(scores > score_threshold)
+    kept = above[nms(boxes[above], scores[above], iou_threshold)].astype(np.int64)
+    removed = np.setdiff1d(above, kept)
+    ax = plot_boxes(image, gt_boxes=gt_boxes, predicted_boxes=boxes[kept],
+                    predicted_scores=scores[kept], ax=ax, legend=False,
+                    title=f"score > {score_threshold:g}: {len(above)} boxes; NMS at IoU "
+                          f"{iou_threshold:g}: {len(kept)} kept")
+    style = dict(STYLES["suppressed"])
+    label, color = style.pop("label"), style.pop("color")
+    for y1, x1, y2, x2 in boxes[removed]:
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color,
+                               gid="suppressed", **style))
+    if len(removed):
+        ax.add_line(Line2D([], [], color=color, label=label, **{**style, "linewidth": 1.2}))
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=8,
+                  frameon=False)
+    return ax, kept
+
+
+def nms_explorer(image, boxes, scores, gt_boxes=None, score_threshold=0.5, iou_threshold=0.3,
+                 interactive=True):
+    """Two sliders, the score and the NMS IoU threshold, over ``plot_nms`` of one slice.
+
+    With ipywidgets importable and ``interactive``, displays the sliders and the figure (redrawn
+    when a slider is released) and returns the ``ipywidgets.interactive`` widget, whose
+    ``result`` is the last ``kept`` of ``plot_nms``. Otherwise draws one static figure at the
+    given thresholds and returns its ``kept``.
+    """
+    import matplotlib.pyplot as plt
+
+    def draw(score_threshold, iou_threshold):
+        fig, ax = plt.subplots(figsize=(7.5, 5.5))
+        kept = plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes, ax=ax)[1]
+        fig.tight_layout()
+        plt.show()
+        return kept
+
+    try:
+        if not interactive:
+            raise ImportError("a static figure was asked for")
+        import ipywidgets
+    except ImportError:
+        return draw(score_threshold, iou_threshold)
+    from IPython.display import display
+    sliders = dict(continuous_update=False, readout_format=".2f",
+                   style={"description_width": "initial"})
+    widget = ipywidgets.interactive(
+        draw,
+        score_threshold=ipywidgets.FloatSlider(value=score_threshold, min=0.05, max=0.95,
+                                               step=0.05, description="score threshold",
+                                               **sliders),
+        iou_threshold=ipywidgets.FloatSlider(value=iou_threshold, min=0.05, max=1.0, step=0.05,
+                                             description="NMS IoU threshold", **sliders))
+    display(widget)
+    return widget

@@ -32,6 +32,9 @@ SCRIPT = textwrap.dedent("""
     from boxloc.examples import lesion_masks
     from boxloc.plotting import plot_targets
     from boxloc.datasets import prepare, make_dataset
+    from boxloc.configs import run_mode
+    from boxloc.selfcheck import self_check            # the hand-in check needs no framework
+    assert run_mode({{}}) == "full" and self_check({{}}) == []
 
     bb = BoundingBox((64, 64), c=[2, 3], anchor_shapes=[12, 24], iou_upper=0.5, iou_lower=0.2)
     masks = lesion_masks(4, (64, 64), (1, 2), (4.0, 10.0), seed=0)
@@ -49,7 +52,8 @@ SCRIPT = textwrap.dedent("""
     xs, ys = next(gen_train)
     assert xs["dat"].shape[-1] == 4 and ys["tumor"].shape[:2] == xs["dat"].shape[:2]
 
-    for module in ("boxloc.models", "boxloc.losses", "boxloc.metrics", "boxloc.training"):
+    for module in ("boxloc.models", "boxloc.losses", "boxloc.metrics", "boxloc.training",
+                   "boxloc.saving"):
         try:
             __import__(module)
         except ModuleNotFoundError as error:

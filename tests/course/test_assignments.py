@@ -185,7 +185,7 @@ def decode_box(deltas, anchor):
     },
     "02_network": {
         "notebook": "network.ipynb",
-        "points": {"test_feature_map_size": 2, "test_contracting_arm": 2,
+        "points": {"test_feature_map_size": 2, "test_contracting_arm": 2, "test_top_down": 3,
                    "test_pyramid_serves": 2, "test_head_outputs": 2, "test_conv3d_params": 2},
         "partial": ("feature_map_size", "conv3d_params"),
         "wrong": {
@@ -195,6 +195,21 @@ def feature_map_size(image_shape, num_downsamples):
             "depth_only": ("test_pyramid_serves", {"pyramid_serves": '''
 def pyramid_serves(image_shape, c, num_downsamples):
     return max(c) <= num_downsamples'''}),
+            "projects_the_coarser_map": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    projected = layers.Conv3D(width, (1, 1, 1))(coarser)
+    return layers.UpSampling3D((1, 2, 2))(projected) + finer'''}),
+            "upsamples_z_too": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    return layers.UpSampling3D(2)(coarser) + layers.Conv3D(width, (1, 1, 1))(finer)'''}),
+            "concatenates": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    upsampled = layers.UpSampling3D((1, 2, 2))(coarser)
+    return layers.Concatenate()([upsampled, layers.Conv3D(width, (1, 1, 1))(finer)])'''}),
+            "projects_3x3x3": ("test_top_down", {"top_down": '''
+def my_top_down(coarser, finer, width):
+    upsampled = layers.UpSampling3D((1, 2, 2))(coarser)
+    return upsampled + layers.Conv3D(width, (3, 3, 3), padding="same")(finer)'''}),
         },
         "variants": {
             "numpy_forms": {"feature_map_size": '''
@@ -211,7 +226,18 @@ def head_outputs(c, num_anchors, classes):
             **{f"cls-c{l}": float(num_anchors * classes) for l in c}}''',
                             "conv3d_params": '''
 def conv3d_params(kernel, c_in, c_out):
-    return np.prod(kernel) * c_in * c_out + c_out'''},
+    return np.prod(kernel) * c_in * c_out + c_out''',
+                            "top_down": '''
+def my_top_down(coarser, finer, width):
+    ops = keras.ops
+    upsampled = ops.repeat(ops.repeat(coarser, 2, axis=2), 2, axis=3)
+    return ops.add(upsampled, layers.Dense(width)(finer))   # a 1x1x1 convolution is a Dense'''},
+            "tensorflow_top_down": {"top_down": '''
+import tensorflow as tf
+
+def my_top_down(coarser, finer, width):
+    upsample = layers.Lambda(lambda t: tf.repeat(tf.repeat(t, 2, axis=2), 2, axis=3))
+    return layers.Add()([upsample(coarser), layers.Conv3D(width, 1)(finer)])'''},
         },
     },
     "03_training": {
@@ -228,6 +254,13 @@ def focal_elements(y_true, logits, gamma=2.0, alpha=0.25):
             "focal_loss_without_the_mask": ("test_masked_mean", {"masked_mean": '''
 def masked_mean(values, weights):
     return float(np.mean(values))'''}),
+            "masked_mean_per_positive": ("test_masked_mean", {"masked_mean": '''
+def masked_mean(values, weights):
+    return float(np.sum(np.multiply(values, weights)) / max(np.sum(weights), 1))'''}),
+            "smooth_l1_with_delta_1_inside": ("test_smooth_l1", {"smooth_l1_elements": '''
+def smooth_l1_elements(y_true, y_pred, delta=1.0):
+    error = np.abs(np.subtract(y_pred, y_true))
+    return np.where(error <= delta, 0.5 * error ** 2, error - 0.5)'''}),
         },
         "variants": {
             "keras_ops_tensors": {"focal_elements": '''
@@ -249,7 +282,8 @@ def smooth_l1_elements(y_true, y_pred, delta=1.0):
     },
     "04_inference": {
         "notebook": "inference.ipynb",
-        "points": {"test_my_nms": 3, "test_decoded": 1, "test_count_kept": 2, "test_single_box": 1},
+        "points": {"test_my_nms": 3, "test_decoded": 1, "test_count_kept": 2, "test_slice_counts": 3,
+                   "test_sens_ppv": 1, "test_single_box": 1},
         "partial": None,
         "wrong": {
             "nms_with_greater_or_equal": ("test_my_nms", {"my_nms": '''
@@ -274,6 +308,49 @@ def my_nms(boxes, scores, iou_threshold):
             overlap = iou_matrix(boxes[[best]], boxes[order])[0]
             order = [i for i, o in zip(order, overlap) if o <= iou_threshold]
     return keep'''}),
+            "score_threshold_inclusive": ("test_count_kept", {"count_kept": '''
+def count_kept(boxes, scores, score_threshold, iou_threshold):
+    boxes, scores = np.asarray(boxes, dtype=float).reshape(-1, 4), np.asarray(scores, dtype=float)
+    above = scores >= score_threshold
+    return len(nms(boxes[above], scores[above], iou_threshold))'''}),
+            "two_boxes_on_one_lesion_both_count": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    hits = iou_matrix(np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))) >= iou_threshold
+    tp = int(hits.any(axis=1).sum())
+    return tp, len(hits) - tp, int((~hits.any(axis=0)).sum())'''}),
+            "match_strictly_above_the_threshold": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    pred, true = np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))
+    ious, taken, tp = iou_matrix(pred, true), np.zeros(len(true), bool), 0
+    for i in np.argsort(-np.asarray(pred_scores, dtype=float), kind="stable"):
+        free = np.flatnonzero((ious[i] > iou_threshold) & ~taken)
+        if len(free):
+            taken[free[np.argmax(ious[i, free])]] = True
+            tp += 1
+    return tp, len(pred) - tp, len(true) - tp'''}),
+            "match_in_list_order": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    pred, true = np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))
+    ious, taken, tp = iou_matrix(pred, true), np.zeros(len(true), bool), 0
+    for i in range(len(pred)):
+        free = np.flatnonzero((ious[i] >= iou_threshold) & ~taken)
+        if len(free):
+            taken[free[np.argmax(ious[i, free])]] = True
+            tp += 1
+    return tp, len(pred) - tp, len(true) - tp'''}),
+            "ties_in_reverse_order": ("test_slice_counts", {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    pred, true = np.reshape(pred_boxes, (-1, 4)), np.reshape(true_boxes, (-1, 4))
+    ious, taken, tp = iou_matrix(pred, true), np.zeros(len(true), bool), 0
+    for i in np.argsort(np.asarray(pred_scores, dtype=float), kind="stable")[::-1]:
+        free = np.flatnonzero((ious[i] >= iou_threshold) & ~taken)
+        if len(free):
+            taken[free[np.argmax(ious[i, free])]] = True
+            tp += 1
+    return tp, len(pred) - tp, len(true) - tp'''}),
+            "sensitivity_and_ppv_swapped": ("test_sens_ppv", {"sens_ppv": '''
+def sens_and_ppv(tp, fp, fn):
+    return tp / (tp + fp), tp / (tp + fn)'''}),
         },
         "variants": {
             "arrays_and_capitals": {"my_nms": '''
@@ -290,6 +367,28 @@ def count_kept(boxes, scores, score_threshold, iou_threshold):
     boxes, scores = np.reshape(boxes, (-1, 4)), np.asarray(scores)
     return np.float64(np.size(nms(boxes[scores > score_threshold], scores[scores > score_threshold], iou_threshold)))''',
                                     "single_box": "single_box_median_iou = np.float32(1)"},
+            "python_loops_and_arrays": {"slice_counts": '''
+def slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
+    def iou(a, b):
+        h = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        w = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - h * w
+        return h * w / union if union > 0 else 0.0
+    pred, true = [list(map(float, b)) for b in pred_boxes], [list(map(float, b)) for b in true_boxes]
+    free = list(range(len(true)))
+    tp = 0
+    for i in sorted(range(len(pred)), key=lambda i: -float(pred_scores[i])):
+        best = None
+        for j in free:
+            if iou(pred[i], true[j]) >= iou_threshold and (best is None or iou(pred[i], true[j]) > iou(pred[i], true[best])):
+                best = j
+        if best is not None:
+            free.remove(best)
+            tp += 1
+    return np.array([tp, len(pred) - tp, len(true) - tp])''', "sens_ppv": '''
+def sens_and_ppv(tp, fp, fn):
+    counts = np.array([tp, fp, fn], dtype=np.int64)
+    return [np.float64(counts[0] / (counts[0] + counts[2])), np.float32(counts[0] / (counts[0] + counts[1]))]'''},
         },
     },
 }

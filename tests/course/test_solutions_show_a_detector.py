@@ -1,6 +1,7 @@
 """The executed solutions (what a self-learner reads) show a detector that works: loss curves
 that move over several epochs, boxes on the prediction figures, a kept-boxes curve that is not
-flat and non-zero AP, FROC and PR figures. Read from the committed ``solutions/``."""
+flat, a found lesion on the slice that notebook 4 counts by hand, and non-zero AP, FROC and PR
+figures. Read from the committed ``solutions/``."""
 
 import re
 
@@ -46,10 +47,17 @@ def test_notebook_4_shows_boxes_and_curves_of_a_working_detector():
     kept = re.search(r"boxes kept: \{(.*)\}", printed(cell(path, "test_count_kept")))[1]
     counts = [int(v) for v in re.findall(r": (\d+)", kept)]
     assert len(set(counts)) > 1 and min(counts) >= 1
+    assert images(cell(path, "nms_explorer")) == 1               # static in the executed copy
     report = printed(cell(path, "evaluation"))
     figures = {k: float(v) for k, v in re.findall(r"^(\S+)\s+([0-9.]+)$", report, re.MULTILINE)}
     assert figures["AP_slice@0.5"] > 0.5 and figures["FROC@0.1"] > 0.5, report
-    assert images(cell(path, "evaluation")) == 1
+    assert images(cell(path, "average_precision")) == 1 and images(cell(path, "froc_curve")) == 1
+    froc_score = float(re.search(r"FROC score \(their mean\): ([0-9.]+)", printed(cell(path, "froc_curve")))[1])
+    assert abs(froc_score - figures["FROC@0.1"]) < 0.002                  # the report's FROC@0.1
+    counts = re.findall(r"IoU >= ([0-9.]+): TP (\d+), FP (\d+), FN (\d+)", printed(cell(path, "slice_example")))
+    assert len(counts) == 3 and int(counts[0][1]) >= 1, counts        # the slice's lesion is found
+    accuracy = re.search(r"accuracy ([0-9.]+)%", printed(cell(path, "accuracy")))
+    assert accuracy and float(accuracy[1]) > 99, printed(cell(path, "accuracy"))
 
 
 @pytest.mark.parametrize("path", sorted(SOLUTIONS.glob("*/*.ipynb")), ids=lambda p: p.parent.name)

@@ -1,4 +1,5 @@
-"""plot_boxes / plot_targets: rendered off-screen (Agg) on a non-square image."""
+"""plot_boxes / plot_targets: rendered off-screen (Agg) on a non-square image; plot_pyramid:
+one box per map of the network, labelled with the sizes build_retinanet gives them."""
 
 import collections
 import os
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from boxloc import BoundingBox  # noqa: E402
-from boxloc.plotting import plot_boxes, plot_deltas, plot_targets  # noqa: E402
+from boxloc.plotting import plot_boxes, plot_deltas, plot_pyramid, plot_targets  # noqa: E402
 
 HEIGHT, WIDTH = 200, 300
 GT = [[40, 200, 80, 270], [150, 30, 160, 42]]
@@ -126,6 +127,50 @@ def test_plot_targets_rejects_a_stack_or_a_wrong_image():
         plot_targets(bb, msk.T, msk, ax=new_axes())
 
 
+def patches_by_gid(ax):
+    return collections.Counter(p.get_gid() for p in ax.patches)
+
+
+def test_plot_pyramid_draws_the_tutorial_network(tmp_path):
+    """c0..c4 contracting maps, p4 and p3 on the top-down path (one merge), and one cls/reg
+    pair per level, with the seed's sizes (30x30 and 15x15 grids, 9 anchors)."""
+    bb = BoundingBox((240, 240), c=[3, 4], anchor_shapes=[32, 64])
+    ax = plot_pyramid(bb, filters=(8, 16, 24, 32, 48), width=64, channels=4, ax=new_axes())
+    counts = patches_by_gid(ax)
+    assert counts["input"] == 1 and counts["contracting"] == 5 and counts["pyramid"] == 2
+    assert counts["merge"] == 1
+    assert {g: n for g, n in counts.items() if g.startswith(("cls", "reg"))} == \
+        {"cls-c3": 1, "reg-c3": 1, "cls-c4": 1, "reg-c4": 1}
+    texts = {t.get_text() for t in ax.texts}
+    assert {"dat 240x240x4", "c0  240x240x8", "c4  15x15x48", "p3  30x30x64", "p4  15x15x64",
+            "cls-c3  30x30x9", "reg-c3  30x30x36", "cls-c4  15x15x9", "reg-c4  15x15x36"} <= texts
+    ax.figure.savefig(tmp_path / "pyramid.png")
+    assert is_png(tmp_path / "pyramid.png")
+
+
+def test_plot_pyramid_rounds_up_and_skips_heads_of_unused_levels():
+    """A 104-pixel image: the strided map rounds 13 up to 7 at c4, which is on the path (p4)
+    but has no heads; classes and anchors set the head channels."""
+    bb = BoundingBox((104, 104), classes=2, c=[2, 3], anchor_shapes=[8, 16], anchor_ratios=[1])
+    ax = plot_pyramid(bb, filters=(4, 8, 8, 8, 8), width=8, ax=new_axes())
+    counts = patches_by_gid(ax)
+    assert counts["pyramid"] == 3 and counts["merge"] == 2 and "cls-c4" not in counts
+    texts = {t.get_text() for t in ax.texts}
+    assert {"p4  7x7x8", "c3  13x13x8", "cls-c2  26x26x6", "reg-c3  13x13x12"} <= texts
+
+
+def test_plot_pyramid_makes_a_figure_and_refuses_a_too_shallow_arm():
+    import matplotlib.pyplot as plt
+    bb = BoundingBox((64, 64), c=[2, 4], anchor_shapes=[8, 32])
+    with pytest.raises(ValueError, match=r"levels c0..c3 .* asks for c4: .*at least 5 entries"):
+        plot_pyramid(bb, filters=(4, 8, 8, 8), ax=new_axes())
+    ax = plot_pyramid(bb)
+    try:
+        assert patches_by_gid(ax)["pyramid"] == 3
+    finally:
+        plt.close(ax.figure)
+
+
 def test_importing_plotting_imports_no_deep_learning_framework():
     code = ("import sys, boxloc.plotting, boxloc.coverage, boxloc.demo; "
             "print(sorted({'tensorflow', 'keras', 'torch', 'jax'} & set(sys.modules)))")
@@ -162,3 +207,70 @@ def test_plot_deltas_draws_the_anchor_the_box_and_the_seed_test_vector(tmp_path)
 def test_plot_deltas_rejects_bad_input(anchor, box, message):
     with pytest.raises(ValueError, match=message):
         plot_deltas(anchor, box, ax=new_axes())
+
+
+# --- the NMS explorer of notebook 4 --------------------------------------------------------
+# Candidates of one slice: 0 and 1 overlap at IoU 0.5 exactly (100 / 200), 2 sits alone with a
+# score equal to 0.5, 3 is far away with a low score.
+CANDIDATES = [[0, 0, 10, 10], [0, 0, 10, 20], [50, 50, 60, 60], [100, 100, 120, 120]]
+CANDIDATE_SCORES = [0.9, 0.8, 0.5, 0.2]
+
+
+def test_plot_nms_applies_both_thresholds_at_their_edges():
+    from boxloc.plotting import plot_nms
+    image = np.zeros((HEIGHT, WIDTH))
+    # score strictly above 0.5 (box 2 dropped); IoU equal to 0.5 is not suppressed
+    ax, kept = plot_nms(image, CANDIDATES, CANDIDATE_SCORES, 0.5, 0.5, gt_boxes=GT, ax=new_axes())
+    assert kept.tolist() == [0, 1]
+    assert rectangles(ax) == {"gt": 2, "predicted": 2}
+    assert ax.get_title() == "score > 0.5: 2 boxes; NMS at IoU 0.5: 2 kept"
+    # a stricter NMS removes box 1: drawn dotted, with a legend entry
+    ax, kept = plot_nms(image, CANDIDATES, CANDIDATE_SCORES, 0.1, 0.45, ax=new_axes())
+    assert kept.tolist() == [0, 2, 3]
+    assert rectangles(ax) == {"predicted": 3, "suppressed": 1}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["predicted", "removed by NMS"]
+    assert sorted(t.get_text() for t in ax.texts) == ["0.20", "0.50", "0.90"]
+    # per-class scores, nothing above the threshold
+    ax, kept = plot_nms(image, CANDIDATES, np.array(CANDIDATE_SCORES)[:, None], 0.95, 0.3,
+                        ax=new_axes())
+    assert kept.tolist() == [] and rectangles(ax) == {}
+    with pytest.raises(ValueError, match="one score per box"):
+        plot_nms(image, CANDIDATES, [0.5], 0.1, 0.3)
+
+
+def test_nms_explorer_draws_a_static_figure_without_ipywidgets(monkeypatch):
+    import matplotlib.pyplot as plt
+    from boxloc.plotting import nms_explorer
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)          # import ipywidgets fails
+    plt.close("all")
+    kept = nms_explorer(np.zeros((HEIGHT, WIDTH)), CANDIDATES, CANDIDATE_SCORES, GT, 0.5, 0.45)
+    assert kept.tolist() == [0]
+    assert len(plt.get_fignums()) == 1
+    assert plt.gcf().axes[0].get_title().endswith("1 kept")
+    plt.close("all")
+
+
+def test_nms_explorer_static_when_asked_even_with_ipywidgets():
+    import matplotlib.pyplot as plt
+    from boxloc.plotting import nms_explorer
+    plt.close("all")
+    kept = nms_explorer(np.zeros((HEIGHT, WIDTH)), CANDIDATES, CANDIDATE_SCORES, interactive=False)
+    assert kept.tolist() == [0] and len(plt.get_fignums()) == 1       # defaults 0.5 and 0.3
+    plt.close("all")
+
+
+def test_nms_explorer_sliders_redraw_with_ipywidgets():
+    pytest.importorskip("ipywidgets")
+    import matplotlib.pyplot as plt
+    from boxloc.plotting import nms_explorer
+    plt.close("all")
+    widget = nms_explorer(np.zeros((HEIGHT, WIDTH)), CANDIDATES, CANDIDATE_SCORES, GT, 0.5, 0.3)
+    score, iou = widget.kwargs_widgets
+    assert (score.description, score.value, iou.description, iou.value) == (
+        "score threshold", 0.5, "NMS IoU threshold", 0.3)
+    assert widget.result.tolist() == [0]                          # drawn once at the start
+    iou.value = 0.5                                               # IoU(0, 1) = 0.5 survives
+    assert widget.result.tolist() == [0, 1]
+    score.value = 0.1
+    assert widget.result.tolist() == [0, 1, 2, 3]
+    plt.close("all")
