@@ -22,7 +22,7 @@ from .matching import IGNORE
 from .nms import nms
 
 __all__ = ["STYLES", "plot_boxes", "plot_targets", "plot_cell_anchors", "plot_deltas", "plot_nms",
-           "nms_explorer", "plot_pyramid"]
+           "nms_explorer", "anchor_explorer", "plot_pyramid"]
 
 # Drawing order: ignored anchors at the bottom, predictions on top (zorder).
 STYLES = {
@@ -419,6 +419,26 @@ def plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes=None
     return ax, kept
 
 
+def _explorer(draw, values, controls, interactive):
+    """``draw(**values)`` once as a static figure, or, when ``interactive`` and ipywidgets is
+    importable, ``controls(ipywidgets)`` (widgets named like ``draw``'s arguments) displayed
+    above a figure that ``draw`` redraws when a control is released. Returns ``draw``'s result
+    (static) or the ``ipywidgets.interactive`` widget (its ``result`` is the last one)."""
+    try:
+        if not interactive:
+            raise ImportError("a static figure was asked for")
+        import ipywidgets
+    except ImportError:
+        return draw(**values)
+    from IPython.display import display
+    widget = ipywidgets.interactive(draw, **controls(ipywidgets))
+    display(widget)
+    return widget
+
+
+_SLIDER = dict(continuous_update=False, style={"description_width": "initial"})
+
+
 def nms_explorer(image, boxes, scores, gt_boxes=None, score_threshold=0.5, iou_threshold=0.3,
                  interactive=True):
     """Two sliders, the score and the NMS IoU threshold, over ``plot_nms`` of one slice.
@@ -437,21 +457,80 @@ def nms_explorer(image, boxes, scores, gt_boxes=None, score_threshold=0.5, iou_t
         plt.show()
         return kept
 
-    try:
-        if not interactive:
-            raise ImportError("a static figure was asked for")
-        import ipywidgets
-    except ImportError:
-        return draw(score_threshold, iou_threshold)
-    from IPython.display import display
-    sliders = dict(continuous_update=False, readout_format=".2f",
-                   style={"description_width": "initial"})
-    widget = ipywidgets.interactive(
-        draw,
-        score_threshold=ipywidgets.FloatSlider(value=score_threshold, min=0.05, max=0.95,
-                                               step=0.05, description="score threshold",
-                                               **sliders),
-        iou_threshold=ipywidgets.FloatSlider(value=iou_threshold, min=0.05, max=1.0, step=0.05,
-                                             description="NMS IoU threshold", **sliders))
-    display(widget)
-    return widget
+    def controls(widgets):
+        slider = dict(readout_format=".2f", **_SLIDER)
+        return dict(
+            score_threshold=widgets.FloatSlider(value=score_threshold, min=0.05, max=0.95,
+                                                step=0.05, description="score threshold", **slider),
+            iou_threshold=widgets.FloatSlider(value=iou_threshold, min=0.05, max=1.0, step=0.05,
+                                              description="NMS IoU threshold", **slider))
+
+    return _explorer(draw, dict(score_threshold=score_threshold, iou_threshold=iou_threshold),
+                     controls, interactive)
+
+
+def anchor_explorer(image, msk, masks=None, c=(3, 4), smallest=32, anchor_scales=(0, 1, 2),
+                    anchor_ratios=(0.5, 1, 2), iou_upper=0.5, iou_lower=0.2, interactive=True):
+    """Controls for the levels, the smallest base size (doubling per level), the scales, the
+    ratios and the two IoU thresholds over ``plot_targets`` of one slice, with the coverage
+    of ``masks`` in the title.
+
+    Args:
+        image: (H, W) slice; msk: its (H, W) integer labels.
+        masks: (S, H, W) label slices whose boxes the coverage counts (default: ``msk``).
+        c, smallest, anchor_scales, anchor_ratios, iou_upper, iou_lower: the starting setting
+            (``anchor_shapes`` = ``smallest * 2 ** k`` for the k-th level, as the tutorial's 32
+            and 64 px); an ``iou_lower`` above ``iou_upper`` is lowered to it.
+        interactive: as in ``nms_explorer``; the static figure returns the coverage report.
+
+    Returns:
+        The ``CoverageReport`` of the drawn setting (static), or the widget (its ``result``).
+    """
+    import matplotlib.pyplot as plt
+
+    from .bounding_box import BoundingBox
+    from .coverage import anchor_coverage
+    masks = np.asarray(msk)[None] if masks is None else np.asarray(masks)
+
+    def draw(c, smallest, anchor_scales, anchor_ratios, iou_upper, iou_lower):
+        levels = sorted(c) or [3]
+        bb = BoundingBox(np.shape(image), c=levels,
+                         anchor_shapes=[smallest * 2 ** k for k in range(len(levels))],
+                         anchor_scales=list(anchor_scales) or [0],
+                         anchor_ratios=list(anchor_ratios) or [1],
+                         iou_upper=iou_upper, iou_lower=min(iou_lower, iou_upper))
+        report = anchor_coverage(bb, masks)
+        fig, ax = plt.subplots(figsize=(7.5, 6))
+        plot_targets(bb, image, msk, ax=ax)
+        small = report.by_size[0]
+
+        def percent(fraction):
+            return "-" if fraction is None else f"{fraction:.0%}"
+        ax.set_title(f"{len(bb.anchors):,} anchors; {percent(report.fraction_covered)} of "
+                     f"{report.num_boxes} boxes covered ({small['size']}: "
+                     f"{percent(small['fraction_covered'])})\n" + ax.get_title(), fontsize=9)
+        fig.tight_layout()
+        plt.show()
+        return report
+
+    values = dict(c=tuple(c), smallest=smallest, anchor_scales=tuple(anchor_scales),
+                  anchor_ratios=tuple(anchor_ratios), iou_upper=iou_upper, iou_lower=iou_lower)
+
+    def controls(widgets):
+        def choose(name, options, value):
+            return widgets.SelectMultiple(options=options, value=value, rows=len(options),
+                                          description=name, **{k: v for k, v in _SLIDER.items()
+                                                               if k == "style"})
+
+        def fraction(name, value):
+            return widgets.FloatSlider(value=value, min=0.05, max=0.95, step=0.05,
+                                       description=name, readout_format=".2f", **_SLIDER)
+        return dict(c=choose("levels c", (2, 3, 4, 5), values["c"]),
+                    smallest=widgets.IntSlider(value=smallest, min=4, max=64, step=4,
+                                               description="smallest base size (px)", **_SLIDER),
+                    anchor_scales=choose("scales", (0, 1, 2), values["anchor_scales"]),
+                    anchor_ratios=choose("ratios w/h", (0.5, 1, 2), values["anchor_ratios"]),
+                    iou_upper=fraction("iou_upper", iou_upper),
+                    iou_lower=fraction("iou_lower", iou_lower))
+
+    return _explorer(draw, values, controls, interactive)

@@ -274,3 +274,41 @@ def test_nms_explorer_sliders_redraw_with_ipywidgets():
     score.value = 0.1
     assert widget.result.tolist() == [0, 1, 2, 3]
     plt.close("all")
+
+
+def test_anchor_explorer_static_figure_reports_the_coverage_of_the_setting(monkeypatch):
+    import matplotlib.pyplot as plt
+    from boxloc import BoundingBox
+    from boxloc.coverage import anchor_coverage
+    from boxloc.examples import lesion_masks
+    from boxloc.plotting import anchor_explorer
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)          # import ipywidgets fails
+    masks = lesion_masks(4, (240, 240), seed=1)
+    plt.close("all")
+    report = anchor_explorer(masks[0].astype(float), masks[0], masks, c=(2, 3), smallest=8,
+                             iou_upper=0.5, iou_lower=0.7)         # lower above upper: lowered
+    expected = anchor_coverage(BoundingBox((240, 240), c=[2, 3], anchor_shapes=[8, 16],
+                                           iou_upper=0.5, iou_lower=0.5), masks)
+    assert report.fraction_covered == expected.fraction_covered
+    assert report.num_boxes == expected.num_boxes > 0
+    title = plt.gcf().axes[0].get_title()
+    assert title.startswith("40,500 anchors; ") and "boxes covered" in title   # (3600 + 900) x 9
+    plt.close("all")
+
+
+def test_anchor_explorer_controls_redraw_with_ipywidgets():
+    pytest.importorskip("ipywidgets")
+    import matplotlib.pyplot as plt
+    from boxloc.examples import lesion_masks
+    from boxloc.plotting import anchor_explorer
+    masks = lesion_masks(2, (240, 240), seed=3)
+    plt.close("all")
+    widget = anchor_explorer(masks[0].astype(float), masks[0], masks)
+    controls = {w.description: w for w in widget.kwargs_widgets}
+    assert set(controls) == {"levels c", "smallest base size (px)", "scales", "ratios w/h",
+                             "iou_upper", "iou_lower"}
+    before = widget.result.fraction_covered                        # tutorial: c3, c4; 32, 64 px
+    controls["levels c"].value = (2, 3, 4)
+    controls["smallest base size (px)"].value = 12
+    assert widget.result.fraction_covered >= before
+    plt.close("all")
