@@ -8,7 +8,8 @@ import json
 import nbformat
 import pytest
 
-from grading import COURSE, ROOT, fill, grade, make_course, scores, solution_cells, submit
+from grading import (COURSE, ROOT, fill, grade, make_course, release_points, scores, solution_cells,
+                     submit)
 
 # Per assignment: notebook, points per test cell, a partial submission (solution cells kept;
 # None where the earlier assignments already show it, to keep the suite fast), typical
@@ -425,6 +426,7 @@ def cases(kind):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solutions_get_full_marks_and_no_flags(graded, assignment):
+    assert release_points(assignment) == ASSIGNMENTS[assignment]["points"]
     assert scores(graded, assignment, "solution") == ASSIGNMENTS[assignment]["points"]
     report = json.loads((graded / "reports" / assignment / "grading.json").read_text())
     assert report["solution"] == []

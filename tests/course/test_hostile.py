@@ -18,13 +18,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import COURSE, INSTRUCTOR, fill, grade, make_course, scores, solution_cells, submit
+from grading import COURSE, INSTRUCTOR, fill, grade, make_course, release_points, scores, solution_cells, submit
 
 ASSIGNMENT = "01_anchors"
 SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
 SOLUTIONS = solution_cells(SOURCE)
-FULL = {"test_count_anchors": 2, "test_anchor_size": 2, "test_appearance": 2,
-        "test_target_shapes": 2, "test_refinement": 1, "test_small_config": 2}
+FULL = release_points(ASSIGNMENT)
 WRONG_COUNT = '''
 def count_anchors(image_shape, c, anchor_scales, anchor_ratios):
     import math

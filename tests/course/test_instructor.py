@@ -12,7 +12,7 @@ import zipfile
 import nbformat
 import pytest
 
-from grading import COURSE, copy_course, fast_environment, fill, scores, solution_cells
+from grading import COURSE, copy_course, fast_environment, fill, release_points, scores, solution_cells
 
 spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
 instructor = importlib.util.module_from_spec(spec)
@@ -20,8 +20,7 @@ spec.loader.exec_module(instructor)
 
 ASSIGNMENT = "01_anchors"
 SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
-POINTS = {"test_count_anchors": 2, "test_anchor_size": 2, "test_appearance": 2, "test_target_shapes": 2,
-          "test_refinement": 1, "test_small_config": 2}
+POINTS = release_points(ASSIGNMENT)
 SOLUTIONS = solution_cells(SOURCE)
 
 
