@@ -20,6 +20,7 @@ Level ``c`` of the pyramid is the feature map after ``c`` stride-2 convolutions.
 456146
 """
 
+import json
 import math
 
 from ._keras import keras
@@ -28,7 +29,8 @@ from .anchors import pyramid_grid        # NumPy-only, so the pyramid diagram ca
 layers = keras.layers
 
 __all__ = ["PRESETS", "pyramid_grid", "check_levels", "conv_block", "contracting_arm",
-           "top_down_merge", "expanding_arm", "retinanet_heads", "build_retinanet", "prior_bias"]
+           "top_down_merge", "expanding_arm", "retinanet_heads", "build_retinanet", "prior_bias",
+           "build_arguments"]
 
 #: Named architectures. ``seed`` is the tutorial's network layer for layer (456,146
 #: parameters for 240x240x4 inputs, c=[3, 4], 9 anchors, K=1); ``course`` is the same network
@@ -271,7 +273,30 @@ def build_retinanet(bb, channels=1, preset=None, filters=None, blocks=None, widt
     outputs = retinanet_heads({c: pyramid[c] for c in params["c"]}, num_anchors,
                               params["classes"], config["head_depth"], config["width"],
                               config["prior_probability"])
-    return keras.Model(inputs={input_name: data}, outputs=outputs, name=name)
+    model = keras.Model(inputs={input_name: data}, outputs=outputs, name=name)
+    if top_down is None:       # a block of one's own is code, not data: nothing to record
+        resolved = {"channels": channels, "filters": list(config["filters"]),
+                    "blocks": config["blocks"], "width": config["width"],
+                    "head_depth": config["head_depth"],
+                    "prior_probability": config["prior_probability"],
+                    "input_name": input_name, "name": name}
+        # a JSON string: Keras tracks (wraps) dicts and lists set on a layer, not strings
+        setattr(model, _BUILD_ARGUMENTS, json.dumps(resolved))
+    return model
+
+
+#: The attribute ``build_retinanet`` leaves on its model (see ``build_arguments``).
+_BUILD_ARGUMENTS = "_boxloc_build_arguments"
+
+
+def build_arguments(model):
+    """The ``build_retinanet`` keyword arguments (plain data, presets resolved) that build
+    ``model``'s architecture again, or None for a model ``build_retinanet`` did not build or
+    built with a ``top_down`` block of your own. ``boxloc.saving`` stores them so that a
+    detector loads on every Keras 3 release: the architecture comes from this code, only the
+    weights from the file."""
+    text = getattr(model, _BUILD_ARGUMENTS, None)
+    return None if text is None else json.loads(text)
 
 
 def _preset(preset):
