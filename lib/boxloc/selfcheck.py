@@ -15,22 +15,29 @@ locked cells, so the check needs nothing but the student's own notebook::
 Each finding is a dict ``{'flag', 'cell', 'detail'}``; flags: ``unknown_id`` (a cell marked
 with a grade id the release does not have), ``duplicate``, ``type_changed``, ``edited`` (a
 locked cell's source), ``points``, ``missing`` (a graded or locked cell deleted), ``file_name``,
-``undefined`` (an answer not defined in the kernel) and ``unanswered`` (an answer cell that still
-raises ``NotImplementedError``, a warning only).
+``undefined`` (an answer not defined in the kernel), ``unanswered`` (an answer cell that still
+raises ``NotImplementedError``, a warning only) and ``error`` (a code cell whose last run ended in an
+error: the grader can read the notebook, but the student should run all and fix it first).
 """
 
 import hashlib
 import json
 import os
 import re
+import time
 import unicodedata
-from pathlib import Path, PurePath
+import urllib.parse
+import urllib.request
+from pathlib import Path, PurePath, PurePosixPath
 
 __all__ = ["manifest", "cell_problems", "student_id", "clean_name", "answer_problems",
-           "current_notebook", "self_check", "grade_id", "normalised_source"]
+           "error_cells", "colab_file_name", "current_notebook", "self_check", "grade_id",
+           "normalised_source"]
 
 MANIFEST_KEY = "boxloc"
 WARNINGS = ("unanswered",)                 # findings that do not stop the grader
+ERROR = "error"                            # a cell in error: not ready, though the grader reads it
+SESSIONS_TIMEOUT = 1.5                     # seconds per socket operation of the sessions request
 
 
 def _source(cell):
@@ -148,6 +155,27 @@ def unanswered(nb, manifest):
             and c["cell_type"] == "code" and "raise NotImplementedError" in _source(c)]
 
 
+def _is_self_check(cell):
+    return grade_id(cell) == "self_check" or "self_check(globals()" in _source(cell)
+
+
+def error_cells(nb):
+    """``(cell number, first line, error name)`` of every code cell whose outputs hold an error
+    (``output_type: error``: the cell's last run raised), numbered from 1 over all the cells;
+    the self-check cell itself is left out."""
+    found = []
+    for number, cell in enumerate(nb["cells"], start=1):
+        if cell.get("cell_type") != "code" or _is_self_check(cell):
+            continue
+        errors = [o for o in cell.get("outputs") or [] if isinstance(o, dict)
+                  and o.get("output_type") == "error"]
+        if errors:
+            first = next((line.strip() for line in _source(cell).splitlines() if line.strip()), "")
+            first = first if len(first) <= 60 else first[:57] + "..."
+            found.append((number, first, str(errors[0].get("ename") or "an error")))
+    return found
+
+
 # --- the file name ----------------------------------------------------------------------------
 def clean_name(text, names):
     """Student id in one file or folder name: lower-cased, without ``.ipynb``, a leading ``Copy
@@ -201,11 +229,91 @@ def answer_problems(namespace, manifest):
 
 
 # --- where the notebook is --------------------------------------------------------------------
+# Colab no longer sends the file name in the notebook that ``get_ipynb`` returns (its
+# ``metadata.colab.name`` went away early in 2023: wandb/wandb#4962, fixed by wandb/wandb#4987).
+# What this relies on: wandb reads the name from the Jupyter server's sessions API (wandb/jupyter.py,
+# ``notebook_metadata_from_jupyter_servers_and_kernel_id``: ``GET <server>/api/sessions``, keep
+# the session whose ``kernel.id`` is the id in this kernel's connection file name
+# ``kernel-<id>.json`` (``jupyter_servers_and_kernel_id``), read its ``notebook.name``); wandb
+# finds the server with ``list_running_servers``. Colab's own variables name that server:
+# ``http://$COLAB_JUPYTER_IP:$KMP_TARGET_PORT`` (drengskapur/colab2pdf reads the URL-decoded
+# ``name`` of the first session there; a fixed address broke when Colab moved it,
+# googlecolab/colabtools#3207). The code below is ours: the address from those variables only,
+# the session of this kernel (else the only one), a short timeout, no proxy, never raises.
+def _kernel_id():
+    """This kernel's id, from its connection file's name (``kernel-<id>.json``), or None."""
+    try:
+        from ipykernel.connect import get_connection_file
+        match = re.fullmatch(r"kernel-(.+)\.json", PurePath(get_connection_file()).name)
+        return match[1] if match else None
+    except Exception:                                         # noqa: BLE001 (not in a kernel)
+        return None
+
+
+def _http_get(url, timeout, limit=1 << 20):
+    """The body of ``url`` (a local server: no proxy); raises on any failure, an HTTP error
+    status, a body over ``limit`` bytes or a read still going after two timeouts."""
+    deadline = time.monotonic() + 2 * timeout
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    token = os.environ.get("COLAB_JUPYTER_TOKEN")
+    if token:
+        request.add_header("Authorization", f"token {token}")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=timeout) as reply:
+        body = b""
+        while chunk := reply.read(65536):
+            body += chunk
+            if len(body) > limit or time.monotonic() > deadline:
+                raise TimeoutError(f"{url} sent too much, too slowly")
+    return body
+
+
+def _session_file_name(sessions, kernel_id):
+    """The file name in the sessions API's reply: the session of ``kernel_id``, else the only
+    session; its ``name`` (Colab: the file name), else ``notebook.name``, else the last part of
+    a ``path`` ending in ``.ipynb`` (Colab's path is ``fileId=...``). None when none fits."""
+    if not isinstance(sessions, list):
+        return None
+    sessions = [s for s in sessions if isinstance(s, dict)]
+    kernel = lambda s: s["kernel"].get("id") if isinstance(s.get("kernel"), dict) else None  # noqa: E731
+    mine = [s for s in sessions if kernel_id and kernel(s) == kernel_id]
+    session = mine[0] if mine else sessions[0] if len(sessions) == 1 else None
+    if session is None:
+        return None
+    notebook = session["notebook"] if isinstance(session.get("notebook"), dict) else {}
+    for value in (session.get("name"), notebook.get("name")):
+        name = urllib.parse.unquote(value).strip() if isinstance(value, str) else ""
+        if name:
+            return name
+    for value in (session.get("path"), notebook.get("path")):
+        if isinstance(value, str) and not value.startswith("fileId="):
+            name = PurePosixPath(urllib.parse.unquote(value).strip()).name
+            if name.endswith(".ipynb"):
+                return name
+    return None
+
+
+def colab_file_name(timeout=SESSIONS_TIMEOUT):
+    """The notebook's file name from Colab's Jupyter sessions API
+    (``http://$COLAB_JUPYTER_IP:$KMP_TARGET_PORT/api/sessions``), or None: the variables unset,
+    the server unreachable, slow (``timeout`` seconds per operation), failing or answering
+    something else than sessions. Never raises."""
+    host, port = os.environ.get("COLAB_JUPYTER_IP"), os.environ.get("KMP_TARGET_PORT")
+    if not host or not port:
+        return None
+    try:
+        sessions = json.loads(_http_get(f"http://{host}:{port}/api/sessions", timeout))
+        return _session_file_name(sessions, _kernel_id())
+    except Exception:                                         # noqa: BLE001 (any failure: fall back)
+        return None
+
+
 def current_notebook():
     """``(notebook dict, file name or None, where)`` of the notebook this kernel runs, or
-    ``(None, None, why not)``. Colab: the live notebook from the browser (its name from Colab's
-    metadata). Jupyter and VS Code: the saved file (``JPY_SESSION_NAME`` /
-    ``__vsc_ipynb_file__``), so save first."""
+    ``(None, None, why not)``. Colab: the live notebook from the browser, its file name from
+    Colab's sessions API (:func:`colab_file_name`), else from the notebook's metadata (older
+    Colab). Jupyter and VS Code: the saved file (``JPY_SESSION_NAME`` / ``__vsc_ipynb_file__``),
+    so save first."""
     try:
         from google.colab import _message                     # only inside Colab
     except ImportError:
@@ -215,7 +323,7 @@ def current_notebook():
             nb = _message.blocking_request("get_ipynb", timeout_sec=20)["ipynb"]
         except Exception as error:                            # noqa: BLE001 (any Colab failure)
             return None, None, f"Colab did not send the notebook ({error})"
-        name = (nb.get("metadata", {}).get("colab") or {}).get("name")
+        name = colab_file_name() or (nb.get("metadata", {}).get("colab") or {}).get("name")
         return nb, name, "Colab (the notebook as you see it)"
     path = os.environ.get("JPY_SESSION_NAME")
     try:
@@ -259,6 +367,8 @@ def self_check(namespace, notebook=None, file_name=None):
     findings += [_finding("unanswered", gid, "still raises NotImplementedError: not answered yet")
                  for gid in unanswered(notebook, info)]
     findings += answer_problems(namespace, info)
+    findings += [_finding(ERROR, f"cell {number}", f"ended in {ename}: `{first}`")
+                 for number, first, ename in error_cells(notebook)]
     sid = student_id(file_name, [info["notebook"], info["assignment"]]) if file_name else None
     if file_name and not sid:
         findings.append(_finding("file_name", None, f"the file name {file_name!r} holds no student "
@@ -268,7 +378,8 @@ def self_check(namespace, notebook=None, file_name=None):
 
 
 def _report(findings, info, file_name, sid, where):
-    blocking = [f for f in findings if f["flag"] not in WARNINGS]
+    blocking = [f for f in findings if f["flag"] not in WARNINGS and f["flag"] != ERROR]
+    errors = [f for f in findings if f["flag"] == ERROR]
     flags = {f["flag"] for f in blocking}
     mark = lambda bad: "✗" if bad else "✓"                      # noqa: E731
     print(f"Checked {where}.")
@@ -277,12 +388,25 @@ def _report(findings, info, file_name, sid, where):
     if info["answers"]:
         print(f"{mark('undefined' in flags)} answers defined: "
               + ", ".join(a["name"] for a in info["answers"]))
+    print(f"{mark(errors)} " + (f"{_cells(len(errors))} ended in an error" if errors
+                                else "no cell ended in an error"))
     if file_name:
         print(f"{mark(not sid)} file name {file_name!r}" + (f" -> student id {sid!r}" if sid else ""))
     else:
-        print(f"? file name unknown: when you download, name it '{info['notebook']} - <your id>.ipynb'")
+        print(f"? file name unknown (it could not be read here): rename it to "
+              f"'{info['notebook']} - <your student id>.ipynb' (File > Rename) if it is not, and "
+              "keep that name when you download")
     for f in findings:
         print(f"  {'!' if f['flag'] in WARNINGS else '✗'} {f['cell'] or 'notebook'}: {f['detail']}")
-    print("Ready to hand in." if not blocking else
-          "Fix the ✗ lines above (or start from a fresh copy and paste your answers), then run "
-          "this cell again.")
+    if blocking:
+        print("Fix the ✗ lines above (or start from a fresh copy and paste your answers), then run "
+              "this cell again.")
+    if errors:
+        print(f"{_cells(len(errors))} ended in an error: run all (Runtime > Run all) and fix "
+              f"{'them' if len(errors) > 1 else 'it'} before you hand in.")
+    if not blocking and not errors:
+        print("Ready to hand in.")
+
+
+def _cells(n):
+    return f"{n} cell{'s' if n != 1 else ''}"

@@ -202,3 +202,215 @@ def test_generate_writes_the_shared_cells_and_check_notices_a_stale_one(tmp_path
     nb = nbformat.read(root / "course/source/02_network/network.ipynb", as_version=4)
     text = nb.cells[_index(nb, "how_to_hand_in")].source
     assert "Upload the file to the Canvas page of CS 175" in text and "`network - <your student id>.ipynb`" in text
+
+
+# --- on Colab: the file name from the sessions API; cells that ended in an error ---------------
+import http.server  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+
+KERNEL_ID = "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+
+
+def _colab_session(name, kernel_id, file_id="1AbCdEf"):
+    """One entry of Colab's ``/api/sessions`` reply: the Jupyter server's session model with
+    the Drive file's name as ``name`` and a ``fileId=`` path."""
+    return {"id": f"session-{kernel_id[:4]}", "path": f"fileId={file_id}", "name": name,
+            "type": "notebook", "notebook": {"path": f"fileId={file_id}", "name": name},
+            "kernel": {"id": kernel_id, "name": "python3", "execution_state": "busy",
+                       "connections": 1, "last_activity": "2026-08-01T23:00:00.000000Z"}}
+
+
+@pytest.fixture
+def sessions_server(monkeypatch):
+    """A local HTTP server answering ``GET /api/sessions`` as Colab's Jupyter server does,
+    pointed at by COLAB_JUPYTER_IP and KMP_TARGET_PORT. Set ``.reply`` to ``(status, content
+    type, body)``, or to ``'hang'`` (accept, never answer)."""
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):                                     # noqa: N802 (http.server's name)
+            server.requests.append(self.path)
+            if server.reply == "hang":
+                release.wait(30)
+                return
+            status, kind, body = server.reply
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads, server.block_on_close = True, False
+    server.reply, server.requests = (200, "application/json", b"[]"), []
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    monkeypatch.setenv("COLAB_JUPYTER_IP", "127.0.0.1")
+    monkeypatch.setenv("KMP_TARGET_PORT", str(server.server_address[1]))
+    monkeypatch.delenv("COLAB_JUPYTER_TOKEN", raising=False)
+    yield server
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _serve_sessions(server, *sessions):
+    server.reply = (200, "application/json", json.dumps(list(sessions)).encode())
+
+
+@pytest.fixture
+def colab(monkeypatch, anchors):
+    """A fake ``google.colab`` whose ``_message.blocking_request('get_ipynb')`` returns the
+    notebook in ``colab.notebook``: the executed anchors solution without ``metadata.colab``
+    (as Colab sends it since 2023)."""
+    state = types.SimpleNamespace(notebook=copy.deepcopy(anchors), requests=[])
+    state.notebook["metadata"].pop("colab", None)
+
+    def blocking_request(kind, request="", timeout_sec=5):
+        state.requests.append(kind)
+        return {"ipynb": state.notebook}
+
+    message = types.ModuleType("google.colab._message")
+    message.blocking_request = blocking_request
+    package = types.ModuleType("google.colab")
+    package._message = message
+    monkeypatch.setitem(sys.modules, "google.colab", package)
+    monkeypatch.setitem(sys.modules, "google.colab._message", message)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    return state
+
+
+def _in_kernel(monkeypatch, kernel_id=KERNEL_ID):
+    """As if this ran in the Colab kernel whose connection file is kernel-<id>.json."""
+    import ipykernel.connect
+    monkeypatch.setattr(ipykernel.connect, "get_connection_file",
+                        lambda *args, **kwargs: f"/root/.local/share/jupyter/runtime/kernel-{kernel_id}.json")
+
+
+def test_on_colab_the_file_name_comes_from_the_sessions_api(colab, sessions_server, monkeypatch, capsys):
+    _in_kernel(monkeypatch)
+    namespace = _answers_namespace(colab.notebook)
+    _serve_sessions(sessions_server, _colab_session("anchors - Alice Smith.ipynb", KERNEL_ID))
+    assert selfcheck.self_check(namespace) == []
+    printed = capsys.readouterr().out
+    assert "Checked Colab" in printed and "student id 'alice_smith'" in printed
+    assert "Ready to hand in." in printed and colab.requests == ["get_ipynb"]
+    assert sessions_server.requests == ["/api/sessions"]
+
+    _serve_sessions(sessions_server, _colab_session("Copy of anchors.ipynb", KERNEL_ID))
+    assert _flags(selfcheck.self_check(namespace)) == {("file_name", None)}
+    printed = capsys.readouterr().out
+    assert "'Copy of anchors.ipynb' holds no student id" in printed
+    assert "Ready to hand in." not in printed
+
+    _serve_sessions(sessions_server, _colab_session("anchors%20-%20bob%2042.ipynb", KERNEL_ID))
+    assert selfcheck.self_check(namespace) == []            # URL-encoded, as some clients see it
+    assert "student id 'bob_42'" in capsys.readouterr().out
+
+
+def test_of_two_sessions_the_one_of_this_kernel_is_read(sessions_server, monkeypatch):
+    other = _colab_session("network - carol.ipynb", "99999999-0000-0000-0000-000000000000", "2Zz")
+    _serve_sessions(sessions_server, other, _colab_session("anchors - dave.ipynb", KERNEL_ID))
+    _in_kernel(monkeypatch)
+    assert selfcheck.colab_file_name() == "anchors - dave.ipynb"
+    _in_kernel(monkeypatch, "11111111-2222-3333-4444-555555555555")   # neither: no guess
+    assert selfcheck.colab_file_name() is None
+    _serve_sessions(sessions_server, _colab_session("anchors - dave.ipynb", KERNEL_ID))
+    assert selfcheck.colab_file_name() == "anchors - dave.ipynb"       # the only session
+    monkeypatch.delenv("KMP_TARGET_PORT")                    # not in Colab: nothing is asked
+    assert selfcheck.colab_file_name() is None and len(sessions_server.requests) == 3
+
+
+@pytest.mark.parametrize("reply", [
+    (500, "text/plain", b"Internal Server Error"),
+    (200, "text/html", b"<html><body>Jupyter</body></html>"),
+    (200, "application/json", b'{"message": "Forbidden"}'),
+    (200, "application/json", b'["not", "sessions"]'),
+    (200, "application/json", b"\x00\xff garbage"),
+    (404, "application/json", b"[]"),
+    "hang",
+], ids=["500", "html", "object", "strings", "garbage", "404", "hang"])
+def test_a_failing_sessions_api_falls_back_quickly(colab, sessions_server, monkeypatch, capsys, reply):
+    sessions_server.reply = reply
+    namespace = _answers_namespace(colab.notebook)
+    start = time.monotonic()
+    assert selfcheck.self_check(namespace) == []
+    assert time.monotonic() - start < 3
+    printed = capsys.readouterr().out
+    assert "? file name unknown" in printed
+    assert "rename it to 'anchors - <your student id>.ipynb'" in printed
+    assert "Ready to hand in." in printed                    # an unknown name does not block
+    colab.notebook["metadata"]["colab"] = {"name": "anchors - erin.ipynb"}   # an older Colab
+    start = time.monotonic()
+    assert selfcheck.self_check(namespace) == []
+    assert time.monotonic() - start < 3
+    assert "student id 'erin'" in capsys.readouterr().out
+
+
+def test_no_server_at_the_address_falls_back_to_the_metadata(colab, monkeypatch, capsys):
+    import socket
+    with socket.socket() as probe:                           # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("COLAB_JUPYTER_IP", "127.0.0.1")
+    monkeypatch.setenv("KMP_TARGET_PORT", str(port))
+    colab.notebook["metadata"]["colab"] = {"name": "anchors - frank.ipynb"}
+    assert selfcheck.self_check(_answers_namespace(colab.notebook)) == []
+    assert "student id 'frank'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sessions, kernel_id, name", [
+    ([], KERNEL_ID, None),
+    ({"sessions": []}, KERNEL_ID, None),
+    (["a", 1, None], KERNEL_ID, None),
+    ([{"kernel": "x", "name": "anchors - g.ipynb"}], KERNEL_ID, "anchors - g.ipynb"),
+    ([{"kernel": {"id": KERNEL_ID}, "name": "", "path": "fileId=1x"}], KERNEL_ID, None),
+    ([{"kernel": {"id": KERNEL_ID}, "path": "work/anchors - h.ipynb"}], KERNEL_ID, "anchors - h.ipynb"),
+    ([{"kernel": {"id": KERNEL_ID}, "notebook": {"name": "anchors - i.ipynb"}}], None, "anchors - i.ipynb"),
+])
+def test_the_session_reply_is_read_defensively(sessions, kernel_id, name):
+    assert selfcheck._session_file_name(sessions, kernel_id) == name
+
+
+def _error_output(ename="NameError", evalue="name 'x' is not defined"):
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+def test_cells_that_ended_in_an_error_are_named_and_not_ready(anchors, capsys):
+    nb = copy.deepcopy(anchors)
+    code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+            and selfcheck.grade_id(c) != "self_check"]
+    first, second = code[2], code[-1]
+    nb["cells"][first]["outputs"].append(_error_output())
+    nb["cells"][second]["outputs"] = [_error_output("AssertionError", "wrong")]
+    nb["cells"][_index(nb, "self_check")]["outputs"] = [_error_output()]   # its own: not counted
+    findings = selfcheck.self_check(_answers_namespace(nb), nb, _file(nb))
+    assert _flags(findings) == {("error", f"cell {first + 1}"), ("error", f"cell {second + 1}")}
+    printed = capsys.readouterr().out
+    source = "".join(nb["cells"][second]["source"])
+    line = next(line.strip() for line in source.splitlines() if line.strip())
+    assert f"✗ cell {second + 1}: ended in AssertionError: `{line[:57]}" in printed
+    assert "✗ 2 cells ended in an error" in printed
+    assert "2 cells ended in an error: run all (Runtime > Run all) and fix them before you hand in." in printed
+    assert "Ready to hand in." not in printed and "Fix the ✗ lines" not in printed
+
+    nb["cells"][first]["outputs"] = []
+    selfcheck.self_check(_answers_namespace(nb), nb, _file(nb))
+    assert "1 cell ended in an error: run all (Runtime > Run all) and fix it" in capsys.readouterr().out
+
+
+def test_cells_in_error_are_read_from_the_live_colab_notebook(colab, sessions_server, monkeypatch, capsys):
+    _in_kernel(monkeypatch)
+    _serve_sessions(sessions_server, _colab_session("anchors - alice.ipynb", KERNEL_ID))
+    cell = next(c for c in colab.notebook["cells"] if c["cell_type"] == "code" and c["outputs"])
+    cell["outputs"].append(_error_output("ZeroDivisionError", "division by zero"))
+    findings = selfcheck.self_check(_answers_namespace(colab.notebook))
+    assert [f["flag"] for f in findings] == ["error"]
+    printed = capsys.readouterr().out
+    assert "ended in ZeroDivisionError" in printed and "Ready to hand in." not in printed
