@@ -5,6 +5,11 @@
     python3 run.py test     # the whole test suite
     python3 run.py bench    # the speed benchmarks of benchmarks/
     python3 run.py compat [NAME ...]   # the compatibility matrix (slow; see compat/matrix.py)
+    python3 run.py manage ARGS ...     # course/manage.py ARGS in the virtualenv
+    python3 run.py instructor ARGS ... # course/instructor.py ARGS in the virtualenv
+
+(course/manage.py and course/instructor.py started by a python3 without their packages re-run
+themselves through the last two, so the README's commands work on a fresh clone.)
 
 Each but compat creates (or reuses) the virtualenv ``.venv`` next to this file, installs
 ``lib/`` in editable mode (with its TensorFlow extra) and the test tools whenever their
@@ -49,7 +54,7 @@ def venv_environment():
     """os.environ with the virtualenv's bin/ first on PATH, as ``activate`` would set it: tools
     that start console scripts by name (nbgrader runs ``alembic``) find the venv's own."""
     path = os.pathsep.join([str(VENV / "bin"), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, "VIRTUAL_ENV": str(VENV)}
+    return {**os.environ, "PATH": path, "VIRTUAL_ENV": str(VENV), "BOXLOC_IN_VENV": "1"}
 
 
 def run(args):
@@ -62,6 +67,8 @@ def main(argv):
         or run([str(ROOT / "course" / "manage.py"), "demo", "--out", "outputs"]),
         "test": lambda extra: run(["-m", "pytest", *extra]),
         "bench": lambda extra: run([str(ROOT / "benchmarks" / "bench_bounding_box.py"), *extra]),
+        "manage": lambda extra: run([str(ROOT / "course" / "manage.py"), *extra]),
+        "instructor": lambda extra: run([str(ROOT / "course" / "instructor.py"), *extra]),
         "compat": lambda extra: subprocess.run(
             [sys.executable, str(ROOT / "compat" / "matrix.py"), "run", *extra]).returncode,
     }

@@ -39,7 +39,13 @@ import shutil
 import sys
 from pathlib import Path
 
-import nbformat
+try:
+    import nbformat
+except ModuleNotFoundError:      # python3 outside the project's virtualenv: run.py makes it
+    if __name__ != "__main__" or os.environ.get("BOXLOC_IN_VENV"):
+        raise
+    os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve().parents[1] / "run.py"),
+                              "instructor", *sys.argv[1:]])
 
 COURSE = Path(__file__).resolve().parent
 if str(COURSE) not in sys.path:             # the grading machinery: course/grader/

@@ -23,7 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
+try:
+    import nbformat
+except ModuleNotFoundError:      # python3 outside the project's virtualenv: run.py makes it
+    if __name__ != "__main__" or os.environ.get("BOXLOC_IN_VENV"):
+        raise
+    os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve().parents[1] / "run.py"),
+                              "manage", *sys.argv[1:]])
 from nbclient import NotebookClient
 
 COURSE = Path(__file__).resolve().parent

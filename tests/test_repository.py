@@ -76,3 +76,21 @@ def test_an_empty_pytest_run_fails(monkeypatch):
     monkeypatch.setattr(run_script, "run", lambda args: run_script.PYTEST_NO_TESTS_COLLECTED)
     assert run_script.main(["test"]) == 5
     assert run_script.main(["no-such-command"]) == 2
+
+
+def test_course_scripts_run_from_a_python_without_their_packages():
+    """``python3 course/manage.py ...`` on a fresh clone: the system python3 has no nbformat, so
+    the script re-runs itself through run.py in the project's virtualenv (here: this one).
+    ``-S`` (no site-packages) stands for that python3."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "BOXLOC_VENV": sys.prefix}
+    env.pop("BOXLOC_IN_VENV", None)
+    for script, usage in (("manage.py", "{generate,check,demo,publish}"),
+                          ("instructor.py", "{release,collect,grade,export,feedback}")):
+        bare = subprocess.run([sys.executable, "-S", "-c", "import nbformat"], capture_output=True)
+        assert bare.returncode != 0, "-S should hide nbformat"
+        done = subprocess.run([sys.executable, "-S", str(ROOT / "course" / script), "--help"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0 and usage in done.stdout, done.stderr[-2000:]
