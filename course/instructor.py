@@ -165,8 +165,10 @@ def sandbox_level(allow_unsandboxed):
         message = ("no sandbox is available here (unshare/namespaces refused): student code would "
                    "run with YOUR permissions and could read the answer key and change grades")
         if not allow_unsandboxed:
-            raise SystemExit(message + ". Grade on a Linux machine with util-linux, or pass "
-                             "--allow-unsandboxed to accept the risk.")
+            raise SystemExit(message + ". No submission was run. Grade where a sandbox works: a "
+                             "Linux machine with util-linux (your own, a department server, a cloud "
+                             "VM) with `python3 course/instructor.py grade ...` (README, 'Grading'); "
+                             "or pass --allow-unsandboxed to accept the risk.")
         print("WARNING: " + message, file=sys.stderr)
     return level
 

@@ -1,7 +1,8 @@
 """The one setting of where the course is published (``course/course.toml``) and every place
-that repeats it: the install cell of each source notebook (``BOXLOC_PIP``'s default), the
-README's Open-in-Colab links and ``REPOSITORY`` in ``instructor.ipynb``. Release notebooks and
-solutions are generated from the sources, so they follow.
+that repeats it: the install cell of each source notebook (``BOXLOC_PIP``'s default) and the
+README's Open-in-Colab links. Release notebooks and solutions are generated from the sources, so
+they follow. ``instructor.ipynb`` is not one of them: for a graded class the published repository
+is the student edition, which holds no grader, so that notebook asks for the private course.
 
 ``apply(root)`` rewrites those places from the setting; ``mismatches(root)`` lists the files that
 disagree with it (``manage.py generate`` / ``check``).
@@ -15,7 +16,6 @@ import nbformat
 PIP_DEFAULT = re.compile(r'(BOXLOC_PIP = os\.environ\.get\("BOXLOC_PIP", ")([^"]*)("\))')
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?"
                         r"/(course/release/[\w./-]+\.ipynb)")
-REPOSITORY_LINE = re.compile(r'^(REPOSITORY = ")([^"]*)(")', re.MULTILINE)
 OWNER_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -48,14 +48,12 @@ def colab_link(s, notebook_path):
 def _rewrite(text, s):
     """``text`` with every published place set from the settings ``s``."""
     text = PIP_DEFAULT.sub(lambda m: m[1] + pip_spec(s) + m[3], text)
-    text = COLAB_LINK.sub(lambda m: colab_link(s, m[1]), text)
-    return REPOSITORY_LINE.sub(lambda m: m[1] + f"https://github.com/{s['repository']}" + m[3], text)
+    return COLAB_LINK.sub(lambda m: colab_link(s, m[1]), text)
 
 
 def _places(root):
     root = Path(root)
-    return [*sorted((root / "course" / "source").rglob("*.ipynb")), root / "course" / "instructor.ipynb",
-            root / "README.md"]
+    return [*sorted((root / "course" / "source").rglob("*.ipynb")), root / "README.md"]
 
 
 def _cells_text(path):
