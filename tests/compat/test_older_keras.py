@@ -102,9 +102,19 @@ def test_the_reference_detector_predicts_the_same_on_keras(version, reference_ou
             np.testing.assert_allclose(loaded[key], expected, rtol=1e-5, atol=1e-4, err_msg=key)
 
 
+def pasted_snippets(nb, steps=("steps_per_epoch=100, epochs=6", "steps_per_epoch=1, epochs=1")):
+    """The code blocks of the notebook's text (*Going further*), as a student pastes them into a
+    new cell (training shortened to one step)."""
+    blocks = [block for cell in nb.cells if cell.cell_type == "markdown"
+              for block in re.findall(r"```python\n(.*?)```", cell.source, re.S)]
+    assert blocks and any(steps[0] in block for block in blocks)
+    return [block.replace(*steps) for block in blocks]
+
+
 def test_notebook_4_runs_on_the_oldest_colab_keras(tmp_path, monkeypatch):
     """The executed solution of notebook 4 (fast mode) top to bottom, its kernel on the oldest
-    Keras of the Colab stacks: every cell runs, the detector is the reference one."""
+    Keras of the Colab stacks, then the code its text offers (pasted into new cells): every
+    cell runs."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
     version = colab_keras()[0]
@@ -113,6 +123,7 @@ def test_notebook_4_runs_on_the_oldest_colab_keras(tmp_path, monkeypatch):
     monkeypatch.setenv("BOXLOC_FAST", "1")
     monkeypatch.setenv("BOXLOC_MODELS", str(tmp_path / "models"))
     nb = nbformat.read(ROOT / "solutions" / "04_inference" / "inference.ipynb", as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell(block) for block in pasted_snippets(nb)]
     nb.cells.insert(1, nbformat.v4.new_code_cell("import keras; print('keras', keras.__version__)"))
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
