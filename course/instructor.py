@@ -160,7 +160,13 @@ def grading_secret(secret=None):
 def sandbox_level(allow_unsandboxed):
     """The isolation level of this machine; refuses to grade without isolation unless allowed."""
     from grader import sandbox
-    level = sandbox.detect_level()
+    problems = {}
+    level = sandbox.detect_level(problems=problems)
+    for better, problem in problems.items():
+        print(f"sandbox level {better} does not start here: {problem}", file=sys.stderr)
+    if level.endswith(sandbox.NO_PROC):
+        print(f"isolation level {level}: this runtime refuses to mount /proc, so sandboxes have an "
+              "empty /proc; isolation is unchanged", file=sys.stderr)
     if level == "none":
         message = ("no sandbox is available here (unshare/namespaces refused): student code would "
                    "run with YOUR permissions and could read the answer key and change grades")

@@ -9,8 +9,17 @@ Isolation levels, best first (``detect_level`` picks the best that works on this
 * ``namespaces-user``: the same through an unprivileged user namespace (a laptop or a server
   where the instructor is not root; needs ``kernel.unprivileged_userns_clone``); the kernel
   runs as the instructor's uid mapped to root inside, with every capability dropped.
+* ``namespaces-root-no-proc`` / ``namespaces-user-no-proc``: the same, where the runtime refuses
+  to mount a fresh ``/proc`` (Colab since March 2025; a container whose ``/proc`` has entries
+  mounted over, inside a user namespace): the sandbox then has an empty ``/proc``. Isolation is
+  unchanged (the sandbox sees less); what is lost is whatever reads ``/proc`` inside it (``ps``,
+  ``psutil``, a library's CPU-count fallback).
 * ``none``: no isolation (no ``unshare`` or namespaces refused): the student's code runs with
   the grader's permissions. Refused unless the instructor passes ``--allow-unsandboxed``.
+
+``detect_level`` decides by starting the real sandbox of each level in turn (its namespaces,
+mounts, uid switch and a Python inside), not by a trial of ``unshare`` alone: on a runtime that
+allows namespaces but not proc mounts that trial passes and every submission then fails.
 
 In every level: resource limits (CPU seconds, address space, processes, file size, open files,
 no core dumps), a wall-clock limit that kills the whole process tree, and a cap on what the
@@ -35,7 +44,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 INIT = HERE / "sandbox-init.sh"
 DRIVER_FILES = ("driver.py", "plain.py")
-LEVELS = ("namespaces-root", "namespaces-user", "none")
+LEVELS = ("namespaces-root", "namespaces-root-no-proc", "namespaces-user", "namespaces-user-no-proc",
+          "none")                  # best first
+NO_PROC = "-no-proc"
+PROBE_OUTPUT = "boxloc-sandbox-ready"
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 FIRST_UID = 61000                  # worker slot k runs as uid FIRST_UID + k (root level)
 
@@ -95,24 +107,59 @@ def check_mounts(dirs, protected):
 
 def _unshare(level):
     """The ``unshare`` command line that opens a sandbox's namespaces at ``level``."""
-    user = ["--user", "--map-root-user"] if level == "namespaces-user" else []
+    user = ["--user", "--map-root-user"] if level.startswith("namespaces-user") else []
     return ["unshare", *user, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 
 
-def _command(level, root, inputs, limits, uid, dirs, python):
+def _command(level, root, inputs, limits, uid, dirs, command):
+    """The command line that builds a sandbox of ``level`` and runs ``command`` inside it."""
+    uid_level = level.startswith("namespaces-root")
     return [*_unshare(level), "sh", str(INIT), str(root), str(inputs), str(limits.disk_mb),
-            str(uid) if level == "namespaces-root" else "-", *dirs, "--",
-            python, "/sandbox/driver.py"]
+            str(uid) if uid_level else "-", "none" if level.endswith(NO_PROC) else "fresh",
+            *dirs, "--", *command]
 
 
-def detect_level():
-    """The best isolation level that works here (a trial run of its namespaces), or 'none'."""
-    if shutil.which("unshare") and shutil.which("setpriv") and shutil.which("pivot_root"):
-        candidates = (["namespaces-root"] if os.geteuid() == 0 else []) + ["namespaces-user"]
-        for level in candidates:
-            if subprocess.run([*_unshare(level), "true"], capture_output=True).returncode == 0:
-                return level
+def probe_levels(levels=None):
+    """``(level, None if a sandbox of that level starts here and runs Python, else why not)``
+    for ``levels`` (default: every namespace level this user may try), best first, lazily."""
+    if levels is None:
+        levels = [level for level in LEVELS if level != "none"
+                  and (os.geteuid() == 0 or not level.startswith("namespaces-root"))]
+    missing = [tool for tool in ("unshare", "setpriv", "pivot_root") if not shutil.which(tool)]
+    for level in levels:
+        yield level, (f"{', '.join(missing)} not found (util-linux)" if missing
+                      else _start_problem(level))
+
+
+def detect_level(levels=None, problems=None):
+    """The best isolation level whose sandbox starts here, or 'none'; ``problems`` (a dict), if
+    given, receives why each better level did not start."""
+    for level, problem in probe_levels(levels):
+        if problem is None:
+            return level
+        if problems is not None:
+            problems[level] = problem
     return "none"
+
+
+def _start_problem(level):
+    """Why a sandbox of ``level`` does not start and run Python here, or None."""
+    python = str(Path(sys.prefix) / "bin" / "python")
+    with tempfile.TemporaryDirectory(prefix="boxloc-probe-") as scratch:
+        scratch = Path(scratch)
+        (scratch / "in").mkdir()
+        (scratch / "root").mkdir()
+        command = _command(level, scratch / "root", scratch / "in", Limits(), FIRST_UID,
+                           runtime_dirs(), [python, "-c", f"print({PROBE_OUTPUT!r})"])
+        try:
+            done = subprocess.run(command, cwd=scratch, capture_output=True, text=True,
+                                  timeout=120, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        except subprocess.TimeoutExpired:
+            return "did not start within 120 s"
+    if done.returncode == 0 and PROBE_OUTPUT in done.stdout:
+        return None
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    return (" / ".join(lines[-2:]) or f"exit status {done.returncode}")[:300]
 
 
 def process_counts():
@@ -181,8 +228,10 @@ def run(job, notebook_bytes, level, limits, slot=0, protected=(), data_dir=None)
             os.chmod(inputs, 0o700)
             command, cwd = [python, str(inputs / "driver.py")], inputs
         else:
-            command, cwd = _command(level, root, inputs, limits, uid, dirs, python), scratch
-        return _collect(command, cwd, env, limits, level == "namespaces-root")
+            command = _command(level, root, inputs, limits, uid, dirs,
+                               [python, "/sandbox/driver.py"])
+            cwd = scratch
+        return _collect(command, cwd, env, limits, level.startswith("namespaces-root"))
 
 
 def _collect(command, cwd, env, limits, uid_level):

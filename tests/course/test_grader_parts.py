@@ -3,6 +3,8 @@ tamper scan, the hidden tests' declarations and the sandbox's refusals."""
 
 import json
 import math
+import os
+import subprocess
 import sys
 
 import nbformat
@@ -212,7 +214,7 @@ def test_the_course_folder_is_never_mounted_into_a_sandbox(tmp_path):
 
 def test_no_sandbox_means_no_grading_unless_the_instructor_accepts_it(monkeypatch, capsys):
     from grading import INSTRUCTOR
-    monkeypatch.setattr(sandbox, "detect_level", lambda: "none")
+    monkeypatch.setattr(sandbox, "detect_level", lambda problems=None: "none")
     with pytest.raises(SystemExit, match="--allow-unsandboxed"):
         INSTRUCTOR.sandbox_level(False)
     assert INSTRUCTOR.sandbox_level(True) == "none"
@@ -223,15 +225,47 @@ def test_this_machine_grades_in_namespaces():
     assert sandbox.detect_level() in ("namespaces-root", "namespaces-user")
 
 
+PROC_REFUSED = ("mount --bind /dev/null /proc/keys")     # an entry of /proc mounted over
+
+
+def in_a_runtime_that_refuses_proc_mounts(code):
+    """Run ``code`` (Python) as the grader would on a runtime whose /proc has an entry mounted
+    over, as a container's has: there a user namespace may not mount a fresh proc (the kernel's
+    mount_too_revealing rule; Colab refuses proc mounts since 2025). Returns its stdout."""
+    if os.geteuid() != 0:
+        pytest.skip("building that runtime needs root")
+    done = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                           f'{PROC_REFUSED} && exec "$0" -c "$1"', sys.executable, code],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(COURSE)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_where_proc_cannot_be_mounted_the_level_is_found_by_starting_the_sandbox():
+    """The reproduction of the issue: ``unshare --user ... mount -t proc`` fails there; the
+    trial of ``unshare`` alone passes, so only starting the real sandbox tells."""
+    out = in_a_runtime_that_refuses_proc_mounts(
+        "import json, subprocess\n"
+        "from grader import sandbox\n"
+        "trial = subprocess.run(sandbox._unshare('namespaces-user') + ['true']).returncode\n"
+        "problems = {}\n"
+        "level = sandbox.detect_level(['namespaces-user', 'namespaces-user-no-proc'], problems)\n"
+        "print(json.dumps([trial, level, problems]))")
+    trial, level, problems = json.loads(out.strip().splitlines()[-1])
+    assert trial == 0 and level == "namespaces-user-no-proc"
+    assert "proc" in problems["namespaces-user"] and "denied" in problems["namespaces-user"]
+
+
 def test_unknown_level_is_refused():
     with pytest.raises(ValueError, match="level must be one of"):
         sandbox.run({}, b"", "chroot", sandbox.Limits())
 
 
-@pytest.mark.parametrize("level", ["namespaces-root", "namespaces-user"])
+@pytest.mark.parametrize("level", [level for level in sandbox.LEVELS if level != "none"])
 def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level):
     """A solved notebook with one extra cell that looks for the course, graded at each level."""
-    if level == "namespaces-root" and sandbox.detect_level() != "namespaces-root":
+    if level.startswith("namespaces-root") and sandbox.detect_level() != "namespaces-root":
         pytest.skip("the grader does not run as root here")
     from grading import fill, solution_cells
     release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
@@ -240,6 +274,7 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
     probe = (f"import os\ntry:\n    print('course visible:', os.listdir({str(COURSE)!r}))\n"
              "except FileNotFoundError:\n    print('course visible: False')\n"
              "print('uid', os.getuid(), 'pid', os.getpid())\n"
+             "print('proc:', os.listdir('/proc')[:3])\n"
              "open('/usr/boxloc-probe', 'w')")
     nb.cells.insert(2, nbformat.v4.new_code_cell(probe))
     path = tmp_path / "anchors.ipynb"
@@ -254,5 +289,6 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
     assert "course visible: False" in output
     assert "Read-only file system" in "".join(o.get("evalue", "") for o in graded.executed.cells[2].outputs)
     assert {"course_access", "write_outside"} <= {f["flag"] for f in graded.flags}
-    if level == "namespaces-root":
+    if level.startswith("namespaces-root"):
         assert f"uid {sandbox.FIRST_UID}" in output
+    assert ("proc: []" in output) == level.endswith("no-proc")
