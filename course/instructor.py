@@ -199,7 +199,9 @@ def grade(course, assignment, timeout=None, workers=None, notebook_timeout=None,
         limits.cell_timeout = int(timeout)
     if notebook_timeout:
         limits.notebook_timeout = int(notebook_timeout)
-    workers = workers or os.cpu_count() or 1
+    workers, note = sandbox.workers_that_fit(limits, workers)
+    if note:
+        print(note, file=sys.stderr)
     students = shards.select(report, shard) if shard else sorted(report)
     submissions = [batch.Submission(student, name, path)
                    for student in students

@@ -41,6 +41,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cgroups
+
 HERE = Path(__file__).resolve().parent
 INIT = HERE / "sandbox-init.sh"
 DRIVER_FILES = ("driver.py", "plain.py")
@@ -57,6 +59,7 @@ class Limits:
     cell_timeout: int = 300                 # seconds per cell (then the kernel is restarted)
     notebook_timeout: int = 1200            # seconds for the whole notebook (then it is killed)
     memory_mb: int = 8_000                  # address space per process (TensorFlow needs ~3-5 GB)
+    sandbox_memory_mb: int = 6_000          # RAM of the whole sandbox (a control group, if any)
     cpu_seconds: int = 3600                 # CPU time per process
     processes: int = 1024                   # processes and threads of the sandbox's uid
     file_mb: int = 256                      # largest file the sandbox may write
@@ -71,6 +74,8 @@ class Result:
     seconds: float = 0.0
     killed: str = ""                        # "", "wall_clock", "output_flood"
     stderr: str = ""
+    capped: str = ""                        # "control group" or "per process" (no group here)
+    oom_kills: int = 0                      # processes the sandbox's memory cap ended
 
 
 def runtime_dirs():
@@ -162,6 +167,32 @@ def _start_problem(level):
     return (" / ".join(lines[-2:]) or f"exit status {done.returncode}")[:300]
 
 
+def available_memory_mb():
+    """MemAvailable of /proc/meminfo in MB (None where unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def workers_that_fit(limits, requested=None, memory_mb=None, cpus=None):
+    """``(workers, note)``: ``requested`` (default: one per CPU) lowered so that workers x
+    ``limits.sandbox_memory_mb`` fits the available memory (at least 1); ``note`` says why when
+    it was lowered, else ''."""
+    memory_mb = available_memory_mb() if memory_mb is None else memory_mb
+    wanted = requested or cpus or os.cpu_count() or 1
+    if memory_mb is None:
+        return wanted, ""
+    fit = max(1, memory_mb // limits.sandbox_memory_mb)
+    if wanted <= fit:
+        return wanted, ""
+    return fit, (f"{wanted} workers x {limits.sandbox_memory_mb} MB per sandbox do not fit in "
+                 f"the {memory_mb} MB of memory available: grading with {fit}")
+
+
 def process_counts():
     """{uid: processes and threads it runs now}, from /proc."""
     counts = {}
@@ -175,15 +206,19 @@ def process_counts():
     return counts
 
 
-def _limit(limits, uid_level):
-    """The resource limits, applied in the child before it starts the sandbox. RLIMIT_NPROC
-    counts every process of a uid: the slot's own uid gets ``limits.processes``; without one
-    (a user namespace) the instructor's uid gets that many more than it runs now."""
+def _limit(limits, uid_level, group=None):
+    """The resource limits, applied in the child before it starts the sandbox: it joins the
+    sandbox's control group (``group``, if any: memory and processes of the whole sandbox), then
+    sets the per-process rlimits. RLIMIT_NPROC counts every process of a uid: the slot's own uid
+    gets ``limits.processes``; without one (a user namespace) the instructor's uid gets that many
+    more than it runs now."""
     processes = limits.processes if uid_level else \
         process_counts().get(os.getuid(), 0) + limits.processes
 
     def apply():
         os.setsid()
+        if group is not None:
+            group.join()
         mb = 1024 * 1024
         for name, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
                             (resource.RLIMIT_CPU, limits.cpu_seconds),
@@ -231,14 +266,24 @@ def run(job, notebook_bytes, level, limits, slot=0, protected=(), data_dir=None)
             command = _command(level, root, inputs, limits, uid, dirs,
                                [python, "/sandbox/driver.py"])
             cwd = scratch
-        return _collect(command, cwd, env, limits, level.startswith("namespaces-root"))
+        group = cgroups.SandboxGroup.create(f"slot{slot}", limits.sandbox_memory_mb,
+                                            limits.processes)
+        try:
+            result = _collect(command, cwd, env, limits, level.startswith("namespaces-root"),
+                              group)
+            result.capped = "control group" if group else "per process"
+            result.oom_kills = group.oom_kills() if group else 0
+        finally:
+            if group is not None:
+                group.close()
+        return result
 
 
-def _collect(command, cwd, env, limits, uid_level):
+def _collect(command, cwd, env, limits, uid_level, group=None):
     start, result = time.monotonic(), Result()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=_limit(limits, uid_level))
+                               preexec_fn=_limit(limits, uid_level, group))
     budget = limits.output_mb * 1024 * 1024
     errors = []
     drain = threading.Thread(target=lambda: errors.append(process.stderr.read(65536)), daemon=True)

@@ -292,3 +292,58 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
     if level.startswith("namespaces-root"):
         assert f"uid {sandbox.FIRST_UID}" in output
     assert ("proc: []" in output) == level.endswith("no-proc")
+
+
+# ---------------------------------------------------------------- resources per sandbox
+
+def test_workers_are_as_many_as_fit_in_memory(monkeypatch):
+    limits = sandbox.Limits(sandbox_memory_mb=6000)
+    assert sandbox.workers_that_fit(limits, None, memory_mb=23000, cpus=2) == (2, "")
+    assert sandbox.workers_that_fit(limits, 8, memory_mb=23000) == (
+        3, "8 workers x 6000 MB per sandbox do not fit in the 23000 MB of memory available: "
+           "grading with 3")
+    assert sandbox.workers_that_fit(limits, 4, memory_mb=1000)[0] == 1       # never none
+    monkeypatch.setattr(sandbox, "available_memory_mb", lambda: None)       # not Linux
+    assert sandbox.workers_that_fit(limits, 4) == (4, "")
+
+
+def test_a_control_group_caps_the_whole_sandbox_not_each_process():
+    """Two children of 200 MB each fit a 300 MB per-process rule but not a 300 MB group; the
+    process cap counts the sandbox's processes together."""
+    from grader import cgroups
+    group = cgroups.SandboxGroup.create("test", memory_mb=300, processes=40)
+    if group is None:
+        pytest.skip("this host lets the grader create no control group (per-process limits only)")
+    hog = ("import os, time\n"
+           "for _ in range(2):\n"
+           "    if os.fork() == 0:\n"
+           "        block = bytearray(200 * 1024 * 1024)\n"
+           "        for i in range(0, len(block), 4096): block[i] = 1\n"
+           "        time.sleep(5); os._exit(0)\n"
+           "print([os.waitpid(-1, 0)[1] for _ in range(2)])")
+    forks = ("import os\n"
+             "for _ in range(100):\n"
+             "    if os.fork() == 0:\n"
+             "        import time; time.sleep(3); os._exit(0)\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", hog], preexec_fn=group.join,
+                              capture_output=True, text=True, timeout=60)
+        statuses = json.loads(done.stdout)
+        assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses), statuses
+        assert group.oom_kills() >= 1
+        done = subprocess.run([sys.executable, "-c", forks], preexec_fn=group.join,
+                              capture_output=True, text=True, timeout=60)
+        assert "Resource temporarily unavailable" in done.stderr
+    finally:
+        group.close()
+    assert not any(folder.exists() for folder in group.folders)
+
+
+def test_no_control_group_where_the_host_offers_none(tmp_path):
+    from grader import cgroups
+    assert cgroups.SandboxGroup.create("x", 100, 10, mounts={}) is None
+    read_only = tmp_path / "memory"
+    read_only.mkdir()
+    read_only.chmod(0o500)
+    mounts = {("cgroup", "memory"): tmp_path / "absent", ("cgroup", "pids"): tmp_path / "absent"}
+    assert cgroups.SandboxGroup.create("x", 100, 10, mounts=mounts) is None
