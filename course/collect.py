@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from boxloc.selfcheck import clean_name, grade_id, student_id   # the rule the self-check cell shows
+from grader.safe_text import shown        # course/ is on sys.path (instructor.py puts it there)
 
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 
@@ -135,27 +136,28 @@ def collect(source, assignment, releases, course, force=False, mapping=None):
 
 def place(target, files, force):
     """Write one submission file; returns (report status, note)."""
-    shown = str(target.relative_to(target.parents[3]))
+    destination = str(target.relative_to(target.parents[3]))
     if len(files) > 1:
         listed = ", ".join(repr(str(rel)) for rel, _ in files)
-        return "conflict", (f"{len(files)} files for {shown} ({listed}): none copied; rename "
+        return "conflict", (f"{len(files)} files for {destination} ({listed}): none copied; rename "
                             "them or give each its student id with --map")
     data = files[0][1]
     if target.exists() and target.read_bytes() == data:
-        return "unchanged", shown
+        return "unchanged", destination
     if target.exists() and not force:
-        return "kept", f"{shown} exists and differs: kept (--force replaces it)"
+        return "kept", f"{destination} exists and differs: kept (--force replaces it)"
     status = "replaced" if target.exists() else "copied"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
-    return status, shown
+    return status, destination
 
 
 def print_collect_report(report):
+    """One line per file (every name through ``shown``: a file name is the student's text)."""
     for status, entries in report.items():
         for source, note in entries:
-            print(f"{status:10s} {source} -> {note}" if status in ("copied", "replaced", "unchanged")
-                  else f"{status:10s} {source}: {note}")
+            arrow = status in ("copied", "replaced", "unchanged")
+            print(f"{status:10s} {shown(source)}{' ->' if arrow else ':'} {shown(note)}")
     print(", ".join(f"{len(v)} {k}" for k, v in report.items() if v) or "no files found")
 
 
