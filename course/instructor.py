@@ -371,8 +371,7 @@ def main(argv=None):
     if args.command == "collect":
         mapping = _collect.read_map(args.map) if args.map else None
         report = collect(args.source, args.assignment, course, args.force, mapping)
-        return 1 if any(report[k] for k in ("kept", "conflict", "unmatched", "unreadable", "link",
-                                            "too_large")) else 0
+        return 1 if any(report[k] for k in _collect.PROBLEMS) else 0
     if args.command == "grade":
         from grader.shards import parse_shard
         if args.shard and args.merge:
