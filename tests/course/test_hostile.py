@@ -8,17 +8,20 @@ name each attempt. Attacks on ``collect`` (zip paths, symlinks, a zip bomb) are 
 """
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import stat
 import zipfile
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grading import COURSE, INSTRUCTOR, fill, grade, make_course, release_points, scores, solution_cells, submit
+from grading import (COURSE, HOSTILE_TEXTS, INSTRUCTOR, control_characters, fill, formula_cells,
+                     grade, make_course, release_points, scores, solution_cells, submit)
 
 ASSIGNMENT = "01_anchors"
 SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
@@ -102,6 +105,10 @@ def attacks(course):
             "    import math", "    seen.append((image_shape, c, anchor_scales, anchor_ratios))\n    import math"),
             "target_shapes": SOLUTIONS["target_shapes"].replace(
                 "    height, width = image_shape", "    print('hidden cases:', seen)\n    height, width = image_shape")}),
+        "forge_flag_names": ("import json\nwith open('/tmp/boxloc-audit.log', 'a') as log:\n"
+                             f"    for text in {HOSTILE_TEXTS!r}:\n"
+                             "        log.write(json.dumps({'kind': text, 'event': text, 'args': text}) + '\\n')",
+                             {"file_access"}),
     }
 
 
@@ -137,12 +144,18 @@ def batch(tmp_path_factory):
     if os.path.exists(PWNED):
         os.remove(PWNED)
     before = fingerprint(course, COURSE / "grader", COURSE / "hidden")
-    status = grade(course, ASSIGNMENT, "--timeout", "20", "--workers", "2")
-    INSTRUCTOR.main(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
+    output, grades = io.StringIO(), course.parent / "grades.csv"
+    with redirect_stdout(output), redirect_stderr(output):      # what the instructor would see
+        status = grade(course, ASSIGNMENT, "--timeout", "20", "--workers", "2")
+        INSTRUCTOR.main(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
+        exported = INSTRUCTOR.main(["export", "--assignment", ASSIGNMENT, "--csv", str(grades),
+                                    "--course", str(course)])
+    print(output.getvalue())                                    # shown by pytest on a failure
     after = fingerprint(course, COURSE / "grader", COURSE / "hidden")
     report = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
     return {"course": course, "status": status, "before": before, "after": after,
-            "report": report, "attacks": planned}
+            "report": report, "attacks": planned, "output": output.getvalue(),
+            "exported": exported, "csv": grades.read_text() if grades.exists() else ""}
 
 
 def test_the_batch_is_graded(batch):
@@ -165,6 +178,19 @@ def test_the_flags_name_the_attempt(batch, name):
     wanted = batch["attacks"][name][1]
     raised = {f["flag"] for f in batch["report"][name]}
     assert wanted <= raised, f"{name}: wanted {wanted}, report has {raised}"
+
+
+def test_flag_names_come_from_the_vocabulary(batch):
+    from grader.flag_names import FLAG_NAMES, UNKNOWN_FLAG
+    raised = {f["flag"] for found in batch["report"].values() for f in found}
+    assert raised <= set(FLAG_NAMES) | {UNKNOWN_FLAG}, raised - set(FLAG_NAMES)
+
+
+def test_no_student_text_reaches_the_terminal_or_the_csv_raw(batch):
+    assert batch["exported"] == 0
+    assert len(batch["csv"].splitlines()) == 1 + 3 + len(batch["attacks"])
+    assert formula_cells(batch["csv"]) == []
+    assert control_characters(batch["output"]) == [] and control_characters(batch["csv"]) == []
 
 
 def test_honest_wrong_and_blank_raise_no_flags(batch):
