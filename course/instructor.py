@@ -15,7 +15,8 @@ from the file name (``boxloc.selfcheck.student_id``, the rule the students' self
 shows; ``--map`` overrides it). Each file lands, under the
 release notebook's name, in ``submitted/<student>/<assignment>/``. Files without a student id,
 unreadable notebooks, links, oversized files and two files for the same student are reported
-and not copied; an existing different submission is kept unless ``--force``.
+and not copied; an existing different submission is kept unless ``--force``; over-long or odd
+names are shortened deterministically and reported as renamed (collect.py).
 
 grade: each submission is copied to ``repaired/<student>/<assignment>/`` (``submitted/`` stays
 as the students sent it) and put back into the release's shape (``repairs.py``: Colab metadata,
