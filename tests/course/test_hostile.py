@@ -363,6 +363,10 @@ def test_collect_shortens_long_and_odd_zip_names_and_collects_the_rest(tmp_path,
     assert collected(again) == collected(course)
     unchanged = INSTRUCTOR.collect(archive, ASSIGNMENT, course)["unchanged"]
     assert len(unchanged) == len(report["copied"])
+    names = tmp_path / "names.csv"                        # --map names are shortened the same way
+    names.write_text(f"file,student\namy_anchors.ipynb,{'Zed ' * 40}\n")
+    assert collect_module.read_map(names) == {
+        "amy_anchors.ipynb": collect_module.short_id("_".join(["zed"] * 40))}
 
     damaged = tmp_path / "damaged.zip"                     # a bad CRC costs only its entry
     with zipfile.ZipFile(damaged, "w") as zf:
