@@ -19,11 +19,17 @@ INSTRUCTOR = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(INSTRUCTOR)
 
 
-def make_course(folder):
-    """A copy of ``course/`` (source + config) in ``folder`` with every assignment generated
-    (release + gradebook). Returns the course path."""
+def make_course(folder, assignments=None):
+    """A copy of ``course/`` (source + config) in ``folder`` with every assignment (or those
+    named) released as ``instructor.py release`` does (release, gradebook, and the snapshot
+    export checks the gradebook against). Returns the course path."""
     course = copy_course(folder)
-    MANAGE.generate_release(course)
+    if assignments is not None:
+        for kept in ("source", "hidden"):
+            for other in (course / kept).iterdir():
+                if other.stem not in assignments:
+                    shutil.rmtree(other) if other.is_dir() else other.unlink()
+    INSTRUCTOR.release(course)
     return course
 
 
