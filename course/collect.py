@@ -7,9 +7,22 @@ characters other than a-z and 0-9 becomes ``_`` (``Copy of anchors - Alice Smith
 used the same way (``alice/anchors.ipynb`` -> ``alice``). A ``--map`` CSV (columns ``file`` and
 ``student``) overrides the rule for the files it names. Nothing is ever extracted: a zip entry's
 path only names a student, and each notebook is written under the release notebook's name.
+
+Nothing in a download stops collect: an entry or file that cannot be read, a folder that cannot
+be listed (a path longer than the system allows), a destination that cannot be written are
+reported and the rest is collected. A name that cannot serve as it is gets a deterministic
+replacement, listed as ``renamed  original -> destination (why)``: a student id over
+MAX_ID_LENGTH characters (a 300-character name, or one that Unicode normalisation expands, such
+as 'ﬃ' -> 'ffi') keeps its start and gains a hash of the whole, so the same name always lands in
+the same folder and two long names that share a start stay apart; a zip name without the UTF-8
+flag that is not UTF-8 is read as cp437 (the zip standard's encoding); a name with control
+characters or undecodable bytes is shown escaped (grader/safe_text.py); a path with ``..`` or an
+absolute path only names the student.
 """
 
 import csv
+import hashlib
+import os
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -17,50 +30,112 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from boxloc.selfcheck import clean_name, grade_id, student_id   # the rule the self-check cell shows
+from grader.safe_text import shown, unsafe   # course/ is on sys.path (instructor.py puts it)
 
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024    # a notebook larger than this is reported, not read
+MAX_ID_LENGTH = 64      # a student id is a folder name (at most 255 bytes) and a CSV cell
+UTF8_NAME_FLAG = 0x800  # zip general purpose bit 11: the entry's name is UTF-8
+STATUSES = ("copied", "replaced", "unchanged", "renamed", "kept", "conflict", "unmatched",
+            "unreadable", "link", "too_large", "unwritable", "ignored")
+PROBLEMS = ("kept", "conflict", "unmatched", "unreadable", "link", "too_large", "unwritable")
 
 
 def source_files(source, refused=None):
-    """(relative path, bytes) of every file in a folder or .zip, skipping OS and Jupyter litter.
+    """(relative path, bytes, naming note) of every file in a folder or .zip, skipping OS and
+    Jupyter litter; the note says how a zip name that is not UTF-8 was read ('' otherwise).
 
     Nothing is extracted: a zip entry is only read (streamed, at most MAX_NOTEBOOK_BYTES, so a
     zip bomb costs nothing), and its path only names the student. Symbolic links (in a folder
-    or stored in a zip) and oversized files are listed in ``refused`` as (path, status,
-    reason) with status "link" or "too_large"."""
+    or stored in a zip), oversized files and whatever cannot be read (an encrypted or damaged
+    entry, a file or folder the system refuses) are listed in ``refused`` as (path, status,
+    reason) with status "link", "too_large" or "unreadable"."""
     source, refused = Path(source), refused if refused is not None else []
-    entries = []
     if zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
-            for info in archive.infolist():
-                rel = PurePosixPath(info.filename)
-                if info.is_dir() or _litter(rel):
-                    continue
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    refused.append((str(rel), "link", "a symbolic link: not followed"))
-                elif info.file_size > MAX_NOTEBOOK_BYTES:
-                    refused.append((str(rel), "too_large", f"{info.file_size:,} bytes unpacked"))
-                else:
-                    with archive.open(info) as stream:
-                        data = stream.read(MAX_NOTEBOOK_BYTES + 1)
-                    if len(data) > MAX_NOTEBOOK_BYTES:
-                        refused.append((str(rel), "too_large", "over the size limit"))
-                    else:
-                        entries.append((rel, data))
-        return entries
-    for path in sorted(source.rglob("*")):
-        rel = PurePosixPath(path.relative_to(source).as_posix())
-        if _litter(rel):
-            continue
-        if path.is_symlink():
-            refused.append((str(rel), "link", "a symbolic link: not followed"))
-        elif path.is_file() and path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            refused.append((str(rel), "too_large", f"{path.stat().st_size:,} bytes"))
-        elif path.is_file():
-            entries.append((rel, path.read_bytes()))
+        return _zip_files(source, refused)
+    return _folder_files(source, refused)
+
+
+def _zip_files(source, refused):
+    try:
+        archive = zipfile.ZipFile(source)
+    except Exception as error:  # e.g. names flagged UTF-8 that are not: the archive is unusable
+        refused.append((source.name, "unreadable", f"the zip cannot be opened: {_reason(error)}"))
+        return []
+    entries = []
+    with archive:
+        for info in archive.infolist():
+            name, note = _zip_name(info)
+            rel = PurePosixPath(name)
+            if info.is_dir() or _litter(rel):
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                refused.append((str(rel), "link", "a symbolic link: not followed"))
+                continue
+            if info.file_size > MAX_NOTEBOOK_BYTES:
+                refused.append((str(rel), "too_large", f"{info.file_size:,} bytes unpacked"))
+                continue
+            try:
+                with archive.open(info) as stream:
+                    data = stream.read(MAX_NOTEBOOK_BYTES + 1)
+            except Exception as error:  # encrypted, an unknown compression, a damaged entry
+                refused.append((str(rel), "unreadable", _reason(error)))
+                continue
+            if len(data) > MAX_NOTEBOOK_BYTES:
+                refused.append((str(rel), "too_large", "over the size limit"))
+            else:
+                entries.append((rel, data, note))
     return entries
+
+
+def _zip_name(info):
+    """(name, note) of a zip entry. Without the UTF-8 flag, zipfile reads names as cp437 (the
+    standard's encoding), but most tools write UTF-8 there: UTF-8 is tried first, and a name
+    that is not UTF-8 keeps its cp437 reading, noted. Backslashes, which some Windows tools
+    write between folders, separate folders too."""
+    name, note = info.filename, ""
+    if not info.flag_bits & UTF8_NAME_FLAG:
+        try:
+            name = info.orig_filename.encode("cp437").decode("utf-8")   # the bytes, as UTF-8
+        except UnicodeDecodeError:
+            name, note = info.orig_filename, "the name is not UTF-8: read as cp437"
+    return name.replace("\\", "/"), note
+
+
+def _folder_files(source, refused):
+    entries = []
+
+    def unlistable(error):   # os.walk's report of a folder it cannot list (too long a path)
+        refused.append((_relative(error.filename or source, source), "unreadable", _reason(error)))
+
+    for folder, subfolders, files in os.walk(source, onerror=unlistable):   # links not followed
+        for name in sorted(subfolders + files):
+            path = Path(folder, name)
+            rel = PurePosixPath(_relative(path, source))
+            if _litter(rel):
+                continue
+            try:
+                info = path.lstat()
+                if stat.S_ISLNK(info.st_mode):
+                    refused.append((str(rel), "link", "a symbolic link: not followed"))
+                elif stat.S_ISREG(info.st_mode) and info.st_size > MAX_NOTEBOOK_BYTES:
+                    refused.append((str(rel), "too_large", f"{info.st_size:,} bytes"))
+                elif stat.S_ISREG(info.st_mode):
+                    entries.append((rel, path.read_bytes(), ""))
+            except OSError as error:  # a path too long to open, a file the system refuses
+                refused.append((str(rel), "unreadable", _reason(error)))
+    return sorted(entries, key=lambda entry: entry[0].parts)
+
+
+def _relative(path, source):
+    return Path(os.path.relpath(path, source)).as_posix()
+
+
+def _reason(error):
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}"
 
 
 def _litter(rel):
@@ -82,6 +157,29 @@ def match_notebook(nb, relpath, releases):
     return next((name for name in releases if clean_name(name, []) in stem), None)
 
 
+def short_id(sid):
+    """``sid``, or when longer than MAX_ID_LENGTH characters its start and 8 hex digits of its
+    sha256: the same long id always gives the same short one, and two long ids that share a
+    start stay apart (ids are ASCII: characters are bytes)."""
+    if not sid or len(sid) <= MAX_ID_LENGTH:
+        return sid
+    return f"{sid[:MAX_ID_LENGTH - 9]}_{hashlib.sha256(sid.encode()).hexdigest()[:8]}"
+
+
+def renaming(rel, named, sid, note):
+    """Why the file at ``rel`` is collected under another name than its own, or shown otherwise
+    ('' if neither): ``named`` is the student id the rule gives, ``sid`` the one used, ``note``
+    how a zip name was read."""
+    reasons = [note] if note else []
+    if sid != named:
+        reasons.append(f"a student id of {len(named)} characters, cut to its start and a hash")
+    if any(unsafe(c) for c in str(rel)):
+        reasons.append("control characters or undecodable bytes in the name, shown escaped")
+    if ".." in rel.parts or rel.is_absolute():
+        reasons.append("a path with '..' or from the root, of which only the names are used")
+    return "; ".join(reasons)
+
+
 def read_map(path):
     """{source file: student id} from a CSV with the columns ``file`` and ``student``."""
     with open(path, newline="") as f:
@@ -90,7 +188,7 @@ def read_map(path):
         raise SystemExit(f"{path}: expected a CSV with the columns 'file' and 'student'")
     mapping = {}
     for number, row in enumerate(rows, 2):
-        student = clean_name(row["student"] or "", [])
+        student = short_id(clean_name(row["student"] or "", []))
         if not student:
             raise SystemExit(f"{path}, line {number}: no student id in {row['student']!r}")
         mapping[row["file"].strip()] = student
@@ -102,28 +200,31 @@ def collect(source, assignment, releases, course, force=False, mapping=None):
     report {status: [(source file, destination or reason)]} and prints it. ``mapping``
     ({file: student}, by relative path or bare file name) overrides the naming rule."""
     course, names, mapping = Path(course), [*releases, assignment], mapping or {}
-    report = {k: [] for k in ("copied", "replaced", "unchanged", "kept", "conflict",
-                              "unmatched", "unreadable", "link", "too_large", "ignored")}
+    report = {k: [] for k in STATUSES}
     planned, refused = {}, []
     files = source_files(source, refused)
     for rel, status, reason in refused:
         report[status].append((rel, reason))
-    for rel, data in files:
+    for rel, data, note in files:
         if rel.suffix != ".ipynb":
             report["ignored"].append((str(rel), "not a notebook"))
             continue
         try:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+            notebook = match_notebook(nb, rel, releases)
         except Exception as error:  # any unreadable file is reported, never fatal
             report["unreadable"].append((str(rel), f"{type(error).__name__}: {error}"))
             continue
-        sid = mapping.get(str(rel)) or mapping.get(rel.name) or student_id(rel, names)
-        notebook = match_notebook(nb, rel, releases)
+        named = mapping.get(str(rel)) or mapping.get(rel.name) or student_id(rel, names)
+        sid = short_id(named)
         if not sid or not notebook:
             reason = "no student id in the name" if not sid else "which notebook?"
             report["unmatched"].append((str(rel), reason))
             continue
         target = course / "submitted" / sid / assignment / f"{notebook}.ipynb"
+        why = renaming(rel, named, sid, note)
+        if why:
+            report["renamed"].append((str(rel), f"{target.relative_to(course)} ({why})"))
         planned.setdefault(target, []).append((rel, data))
     for target, files in planned.items():
         report_key, note = place(target, files, force)
@@ -135,27 +236,31 @@ def collect(source, assignment, releases, course, force=False, mapping=None):
 
 def place(target, files, force):
     """Write one submission file; returns (report status, note)."""
-    shown = str(target.relative_to(target.parents[3]))
+    destination = str(target.relative_to(target.parents[3]))
     if len(files) > 1:
         listed = ", ".join(repr(str(rel)) for rel, _ in files)
-        return "conflict", (f"{len(files)} files for {shown} ({listed}): none copied; rename "
+        return "conflict", (f"{len(files)} files for {destination} ({listed}): none copied; rename "
                             "them or give each its student id with --map")
     data = files[0][1]
-    if target.exists() and target.read_bytes() == data:
-        return "unchanged", shown
-    if target.exists() and not force:
-        return "kept", f"{shown} exists and differs: kept (--force replaces it)"
-    status = "replaced" if target.exists() else "copied"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return status, shown
+    try:
+        if target.exists() and target.read_bytes() == data:
+            return "unchanged", destination
+        if target.exists() and not force:
+            return "kept", f"{destination} exists and differs: kept (--force replaces it)"
+        status = "replaced" if target.exists() else "copied"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as error:  # e.g. a file where the student's folder should be, a full disk
+        return "unwritable", f"{destination}: {_reason(error)}"
+    return status, destination
 
 
 def print_collect_report(report):
+    """One line per file (every name through ``shown``: a file name is the student's text)."""
     for status, entries in report.items():
         for source, note in entries:
-            print(f"{status:10s} {source} -> {note}" if status in ("copied", "replaced", "unchanged")
-                  else f"{status:10s} {source}: {note}")
+            arrow = status in ("copied", "replaced", "unchanged", "renamed")
+            print(f"{status:10s} {shown(source)}{' ->' if arrow else ':'} {shown(note)}")
     print(", ".join(f"{len(v)} {k}" for k, v in report.items() if v) or "no files found")
 
 

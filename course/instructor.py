@@ -15,7 +15,8 @@ from the file name (``boxloc.selfcheck.student_id``, the rule the students' self
 shows; ``--map`` overrides it). Each file lands, under the
 release notebook's name, in ``submitted/<student>/<assignment>/``. Files without a student id,
 unreadable notebooks, links, oversized files and two files for the same student are reported
-and not copied; an existing different submission is kept unless ``--force``.
+and not copied; an existing different submission is kept unless ``--force``; over-long or odd
+names are shortened deterministically and reported as renamed (collect.py).
 
 grade: each submission is copied to ``repaired/<student>/<assignment>/`` (``submitted/`` stays
 as the students sent it) and put back into the release's shape (``repairs.py``: Colab metadata,
@@ -221,18 +222,22 @@ def grade(course, assignment, timeout=None, workers=None, notebook_timeout=None,
 def write_results(course, assignment, report, graded, releases, level):
     """Everything a grading run leaves: executed notebooks, gradebook, report and results."""
     from grader import records
+    from grader.flag_names import shown_finding
     for stale in (course / "autograded").glob(f"*/{assignment}"):
         shutil.rmtree(stale)
     for g in graded:
         records.write_executed(course, assignment, g)
         report[g.student] += g.flags
     records.write_gradebook(course, assignment, graded, releases)
+    report = {student: [shown_finding(f) for f in found] for student, found in report.items()}
     out = course / REPORTS / assignment
     out.mkdir(parents=True, exist_ok=True)
     details = {}
     for g in graded:
         details.setdefault(g.student, {})[g.notebook] = {
             "seconds": round(g.seconds, 1), "verdicts": g.verdicts, "test_cell_output": g.texts}
+    # json.dumps escapes every non-ASCII and control character (ensure_ascii): what a test
+    # cell printed is kept as evidence in results.json, but never as raw escape sequences
     (out / "grading.json").write_text(json.dumps(report, indent=1))
     (out / "results.json").write_text(json.dumps({"sandbox": level, "students": details}, indent=1))
     print_grade_report(report, out)
@@ -248,8 +253,11 @@ def _progress(done, total, line):
 
 
 def print_grade_report(report, out):
+    """One line per student: ok, or each flag with its cell and detail (``report`` holds the
+    findings as ``shown_finding`` made them)."""
+    from grader.safe_text import shown
     for student, found in report.items():
-        print(f"{student}: " + ("ok" if not found else "; ".join(
+        print(f"{shown(student)}: " + ("ok" if not found else "; ".join(
             f"{f['flag']} {f['cell'] or f['notebook']} ({f['detail']})" for f in found)))
     print(f"{len(report)} submissions; report: {out / 'grading.json'}")
 
@@ -257,9 +265,12 @@ def print_grade_report(report, out):
 # ---------------------------------------------------------------- export and feedback
 
 def flags(report, student):
-    """Short flags of a student for the CSV (``flag:cell``), notes such as Colab left out."""
+    """Short flags of a student for the CSV (``flag:cell``), notes such as Colab left out; names
+    from the flag vocabulary and texts escaped even if grading.json was edited since."""
+    from grader.flag_names import shown_finding
+    found = [shown_finding(f) for f in report.get(student, [])]
     return "; ".join(f"{f['flag']}:{f['cell'] or f['notebook']}"
-                     for f in report.get(student, []) if f["flag"] != "colab")
+                     for f in found if f["flag"] != "colab")
 
 
 def grade_rows(course, assignment):
@@ -286,20 +297,21 @@ def grade_rows(course, assignment):
 
 def export(course, assignment, csv_path, accept_manual=False):
     """Write the grades CSV: student, one column per exercise, total, flags; refuses when the
-    gradebook is not as the release and the judge left it (grader/integrity.py)."""
+    gradebook is not as the release and the judge left it (grader/integrity.py). Every text
+    cell is escaped against formula injection and control characters (grader/safe_text.py)."""
     from grader import integrity, records
+    from grader.safe_text import csv_cell, shown
     points = {name: records.points_of(nb) for name, nb in release_notebooks(course, assignment).items()}
     found = integrity.problems(course, assignment, points, accept_manual)
     if found:
         print(f"export refused: the gradebook of {assignment} is not as the grader left it:",
-              *found[:50], sep="\n  ", file=sys.stderr)
+              *map(shown, found[:50]), sep="\n  ", file=sys.stderr)
         return 1
     exercises, rows = grade_rows(course, assignment)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["student", *exercises, "total", "flags"])
-    for row in rows:
-        writer.writerow(["" if v is None else f"{v:g}" if isinstance(v, float) else v for v in row])
+    for row in [["student", *exercises, "total", "flags"], *rows]:
+        writer.writerow([csv_cell(v) for v in row])     # scores stay numbers, texts are escaped
     Path(csv_path).write_text(buffer.getvalue())
     print(f"{len(rows)} students -> {csv_path}")
     return 0
@@ -376,8 +388,7 @@ def main(argv=None):
     if args.command == "collect":
         mapping = _collect.read_map(args.map) if args.map else None
         report = collect(args.source, args.assignment, course, args.force, mapping)
-        return 1 if any(report[k] for k in ("kept", "conflict", "unmatched", "unreadable", "link",
-                                            "too_large")) else 0
+        return 1 if any(report[k] for k in _collect.PROBLEMS) else 0
     if args.command == "grade":
         from grader.shards import parse_shard
         if args.shard and args.merge:

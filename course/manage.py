@@ -189,6 +189,7 @@ def demo(out):
     shutil.copy(COURSE / "nbgrader_config.py", course)
     instructor = _course_module("instructor")
     from grader.records import points_of              # importable once instructor is loaded
+    from grader.safe_text import shown
     instructor.release(course)
     print(f"release: {course / 'release'}")
     generate_solutions(course, out / "solutions", logs=out / "kernel-logs")
@@ -206,7 +207,7 @@ def demo(out):
         possible = {gid: points for nb in instructor.release_notebooks(course, name).values()
                     for gid, points in points_of(nb).items()}
         for student, *points, total, flags in rows:
-            lines.append(f"{name:12s} {student:10s} " + "  ".join(
+            lines.append(f"{name:12s} {shown(student):10s} " + "  ".join(
                 f"{e.removeprefix('test_')} {p:g}/{possible[e]:g}" for e, p in zip(exercises, points))
                 + f"  total {total:g}/{sum(possible.values()):g}" + (f"  [{flags}]" if flags else ""))
     print("\ngrades (each submission run in a sandbox, judged by course/grader, nbgrader gradebook):")

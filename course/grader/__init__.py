@@ -7,6 +7,8 @@ Trusted side (the instructor's process):
     judge.py     expected values and verdicts, run as ``python -I`` (a clean interpreter)
     tamper.py    flags for a teaching assistant: static reading + what the sandbox saw
     records.py   gradebook, executed notebooks, feedback pages
+    safe_text.py text a student controls, made safe for a terminal, a CSV cell, a report
+    flag_names.py  the fixed vocabulary of flags; a finding as reports show it
     shards.py    a class split over machines, merged into one gradebook
 
 Inside the sandbox (untrusted by design):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import nbformat
 
+from .safe_text import shown
+
 
 def points_of(release_nb):
     """{grade id: points} of the test cells of a release notebook."""
@@ -54,8 +56,10 @@ def feedback_html(student, assignment, notebook, verdicts, release_nb):
     """One student's feedback page: points per exercise; for a failed exercise, which of the
     notebook's own (visible) checks failed with the value they expect, and how many hidden checks
     failed. Nothing the student's code printed or returned is shown (it could carry the hidden
-    cases it was called with), no hidden input or expected value, and every text is escaped."""
+    cases it was called with), no hidden input or expected value, and every text is escaped
+    (the student id, a folder name, also through ``shown``: no bidi override reorders it)."""
     points = points_of(release_nb)
+    student = shown(student)
     rows, total = [], 0.0
     for gid, possible in points.items():
         verdict = verdicts.get(gid, {})

@@ -19,11 +19,17 @@ INSTRUCTOR = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(INSTRUCTOR)
 
 
-def make_course(folder):
-    """A copy of ``course/`` (source + config) in ``folder`` with every assignment generated
-    (release + gradebook). Returns the course path."""
+def make_course(folder, assignments=None):
+    """A copy of ``course/`` (source + config) in ``folder`` with every assignment (or those
+    named) released as ``instructor.py release`` does (release, gradebook, and the snapshot
+    export checks the gradebook against). Returns the course path."""
     course = copy_course(folder)
-    MANAGE.generate_release(course)
+    if assignments is not None:
+        for kept in ("source", "hidden"):
+            for other in (course / kept).iterdir():
+                if other.stem not in assignments:
+                    shutil.rmtree(other) if other.is_dir() else other.unlink()
+    INSTRUCTOR.release(course)
     return course
 
 
@@ -103,3 +109,24 @@ def solution_cells(source_notebook):
                 line for line in c.source.split("\n")
                 if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
             for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+# What a student could put in a file name, a grade id or a forged flag to reach the instructor's
+# spreadsheet or terminal: formula starts, ANSI and OSC escape sequences, a bidi override.
+HOSTILE_TEXTS = ['=HYPERLINK("http://x")', "+cmd", "@SUM(1)", "\t=1", "\x1b[31m",
+                 "\x1b]8;;http://evil\x07", "\u202e"]
+
+
+def control_characters(text, allowed="\n"):
+    """The characters of ``text`` that must never reach a terminal or a report."""
+    from grader.safe_text import unsafe           # course/ is on sys.path once INSTRUCTOR loaded
+    return [c for c in text if unsafe(c) and c not in allowed]
+
+
+def formula_cells(csv_text):
+    """The cells of a CSV text that a spreadsheet could evaluate or that hold control characters."""
+    import csv
+    from grader.safe_text import FORMULA_STARTS
+    return [cell for row in csv.reader(csv_text.splitlines()) for cell in row
+            if cell.startswith(FORMULA_STARTS) or control_characters(cell, allowed="")]
+

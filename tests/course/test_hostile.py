@@ -8,17 +8,20 @@ name each attempt. Attacks on ``collect`` (zip paths, symlinks, a zip bomb) are 
 """
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import stat
 import zipfile
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grading import COURSE, INSTRUCTOR, fill, grade, make_course, release_points, scores, solution_cells, submit
+from grading import (COURSE, HOSTILE_TEXTS, INSTRUCTOR, control_characters, fill, formula_cells,
+                     grade, make_course, release_points, scores, solution_cells, submit)
 
 ASSIGNMENT = "01_anchors"
 SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
@@ -102,6 +105,10 @@ def attacks(course):
             "    import math", "    seen.append((image_shape, c, anchor_scales, anchor_ratios))\n    import math"),
             "target_shapes": SOLUTIONS["target_shapes"].replace(
                 "    height, width = image_shape", "    print('hidden cases:', seen)\n    height, width = image_shape")}),
+        "forge_flag_names": ("import json\nwith open('/tmp/boxloc-audit.log', 'a') as log:\n"
+                             f"    for text in {HOSTILE_TEXTS!r}:\n"
+                             "        log.write(json.dumps({'kind': text, 'event': text, 'args': text}) + '\\n')",
+                             {"file_access"}),
     }
 
 
@@ -137,12 +144,18 @@ def batch(tmp_path_factory):
     if os.path.exists(PWNED):
         os.remove(PWNED)
     before = fingerprint(course, COURSE / "grader", COURSE / "hidden")
-    status = grade(course, ASSIGNMENT, "--timeout", "20", "--workers", "2")
-    INSTRUCTOR.main(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
+    output, grades = io.StringIO(), course.parent / "grades.csv"
+    with redirect_stdout(output), redirect_stderr(output):      # what the instructor would see
+        status = grade(course, ASSIGNMENT, "--timeout", "20", "--workers", "2")
+        INSTRUCTOR.main(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
+        exported = INSTRUCTOR.main(["export", "--assignment", ASSIGNMENT, "--csv", str(grades),
+                                    "--course", str(course)])
+    print(output.getvalue())                                    # shown by pytest on a failure
     after = fingerprint(course, COURSE / "grader", COURSE / "hidden")
     report = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
     return {"course": course, "status": status, "before": before, "after": after,
-            "report": report, "attacks": planned}
+            "report": report, "attacks": planned, "output": output.getvalue(),
+            "exported": exported, "csv": grades.read_text() if grades.exists() else ""}
 
 
 def test_the_batch_is_graded(batch):
@@ -165,6 +178,19 @@ def test_the_flags_name_the_attempt(batch, name):
     wanted = batch["attacks"][name][1]
     raised = {f["flag"] for f in batch["report"][name]}
     assert wanted <= raised, f"{name}: wanted {wanted}, report has {raised}"
+
+
+def test_flag_names_come_from_the_vocabulary(batch):
+    from grader.flag_names import FLAG_NAMES, UNKNOWN_FLAG
+    raised = {f["flag"] for found in batch["report"].values() for f in found}
+    assert raised <= set(FLAG_NAMES) | {UNKNOWN_FLAG}, raised - set(FLAG_NAMES)
+
+
+def test_no_student_text_reaches_the_terminal_or_the_csv_raw(batch):
+    assert batch["exported"] == 0, batch["output"][-3000:]
+    assert len(batch["csv"].splitlines()) == 1 + 3 + len(batch["attacks"])
+    assert formula_cells(batch["csv"]) == []
+    assert control_characters(batch["output"]) == [] and control_characters(batch["csv"]) == []
 
 
 def test_honest_wrong_and_blank_raise_no_flags(batch):
@@ -263,3 +289,137 @@ def test_collect_never_writes_outside_and_reports_links_and_bombs(tmp_path):
     report = INSTRUCTOR.collect(folder, ASSIGNMENT, course)
     assert [s for s, _ in report["link"]] == ["mallory_anchors.ipynb"]
     assert not (course / "submitted" / "mallory").exists()
+
+
+# ---------------------------------------------------------------- names that used to stop collect
+
+def zip_with_raw_names(path, files):
+    """A zip of {name: bytes}; a ``bytes`` name is stored as it is, without the UTF-8 flag (as
+    tools that write cp437 or unflagged UTF-8 do): written under an ASCII stand-in, then patched."""
+    stand_ins = {}
+    with zipfile.ZipFile(path, "w") as zf:
+        for k, (name, data) in enumerate(files.items()):
+            if isinstance(name, bytes):
+                stand_ins[name] = f"{k:0{len(name)}d}".encode()
+                name = stand_ins[name].decode()
+            zf.writestr(name, data)
+    archive = path.read_bytes()
+    for raw, stand_in in stand_ins.items():
+        assert archive.count(stand_in) == 2                 # local header and central directory
+        archive = archive.replace(stand_in, raw)
+    path.write_bytes(archive)
+
+
+def too_long_for_a_folder(name, where):
+    """True where the file system refuses ``name`` as a folder name (the crash collect had)."""
+    import errno
+    try:
+        (where / name).mkdir()
+    except OSError as error:
+        return error.errno == errno.ENAMETOOLONG
+    return False
+
+
+def collected(course):
+    return sorted(p.name for p in (course / "submitted").iterdir())
+
+
+def test_collect_shortens_long_and_odd_zip_names_and_collects_the_rest(tmp_path, capsys):
+    collect_module = INSTRUCTOR._collect
+    good = nbformat.writes(fill(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", SOLUTIONS))
+    long_start = "Long Name " + "a" * 290
+    ordinary = {"amy_anchors.ipynb": "amy", "Copy of anchors - Ben.ipynb": "ben",
+                "carl/anchors.ipynb": "carl", "ﷺ" * 100 + " emil.ipynb": "emil",
+                "José_anchors.ipynb".encode(): "jose"}             # UTF-8 without the flag
+    shortened = ["x" * 300 + "_anchors.ipynb", long_start + "1.ipynb", long_start + "2.ipynb",
+                 "ﬃ" * 120 + " dora.ipynb"]               # NFKC/NFKD: 'ﬃ' -> 'ffi'
+    climbing = {"../../fay_anchors.ipynb": "fay", "/abs/gus_anchors.ipynb": "gus",
+                "a/../hal_anchors.ipynb": "hal", "..\\..\\ida_anchors.ipynb": "ida"}  # Windows
+    not_utf8 = {b"\xff\xfeivy_anchors.ipynb": "ivy"}        # read as cp437: '\xa0■ivy_anchors'
+    archive = tmp_path / "odd.zip"
+    zip_with_raw_names(archive, dict.fromkeys([*ordinary, *shortened, *climbing, *not_utf8], good))
+    assert too_long_for_a_folder(collect_module.student_id(shortened[0], ["anchors"]), tmp_path)
+
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "release", course / "release")
+    report = INSTRUCTOR.collect(archive, ASSIGNMENT, course)
+    short = [collect_module.short_id(collect_module.student_id(n, ["anchors", ASSIGNMENT]))
+             for n in shortened]
+    assert len(set(short)) == 4 and all(len(s) == collect_module.MAX_ID_LENGTH for s in short)
+    assert short[1][:40] == short[2][:40] == "long_name_" + "a" * 30      # recognisable, apart
+    assert collected(course) == sorted([*ordinary.values(), *short, *climbing.values(),
+                                        *not_utf8.values()])
+    assert len(report["copied"]) == len(ordinary) + len(shortened) + len(climbing) + len(not_utf8)
+    renamed = {source: note for source, note in report["renamed"]}
+    assert set(renamed) == {*shortened, *(n.replace("\\", "/") for n in climbing),
+                            "\xa0■ivy_anchors.ipynb"}
+    assert "cut to its start" in renamed[shortened[0]] and "cp437" in renamed["\xa0■ivy_anchors.ipynb"]
+    printed = capsys.readouterr().out
+    assert "renamed    " + "x" * 300 + f"_anchors.ipynb -> submitted/{short[0]}/" in printed
+
+    again = tmp_path / "again"                             # same input, same output
+    shutil.copytree(COURSE / "release", again / "release")
+    INSTRUCTOR.collect(archive, ASSIGNMENT, again)
+    assert collected(again) == collected(course)
+    unchanged = INSTRUCTOR.collect(archive, ASSIGNMENT, course)["unchanged"]
+    assert len(unchanged) == len(report["copied"])
+    names = tmp_path / "names.csv"                        # --map names are shortened the same way
+    names.write_text(f"file,student\namy_anchors.ipynb,{'Zed ' * 40}\n")
+    assert collect_module.read_map(names) == {
+        "amy_anchors.ipynb": collect_module.short_id("_".join(["zed"] * 40))}
+
+    damaged = tmp_path / "damaged.zip"                     # a bad CRC costs only its entry
+    with zipfile.ZipFile(damaged, "w") as zf:
+        zf.writestr("kim_anchors.ipynb", '{"cells": "AAAA"}')
+        zf.writestr("lea_anchors.ipynb", good)
+    damaged.write_bytes(damaged.read_bytes().replace(b"AAAA", b"BBBB"))
+    report = INSTRUCTOR.collect(damaged, ASSIGNMENT, course)
+    assert [s for s, _ in report["unreadable"]] == ["kim_anchors.ipynb"]
+    assert [s for s, _ in report["copied"]] == ["lea_anchors.ipynb"]
+    flagged = tmp_path / "flagged.zip"        # flagged UTF-8 but not: zipfile refuses the archive
+    with zipfile.ZipFile(flagged, "w") as zf:
+        zf.writestr("é_anchors.ipynb", good)
+    assert flagged.read_bytes().count("é".encode()) == 2
+    flagged.write_bytes(flagged.read_bytes().replace("é".encode(), b"\xff\xfe"))
+    report = INSTRUCTOR.collect(flagged, ASSIGNMENT, course)
+    assert [s for s, _ in report["unreadable"]] == ["flagged.zip"]
+
+
+def test_collect_survives_odd_names_and_paths_too_long_in_a_folder(tmp_path, capsys):
+    collect_module = INSTRUCTOR._collect
+    good = nbformat.writes(fill(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", SOLUTIONS))
+    folder = tmp_path / "downloads"
+    (folder / "carl").mkdir(parents=True)
+    (folder / "amy_anchors.ipynb").write_text(good)
+    (folder / "carl" / "anchors.ipynb").write_text(good)
+    expanding = "ⅷ" * 80 + " pat.ipynb"                   # 250 bytes; NFKD: 'ⅷ' -> 'viii'
+    (folder / expanding).write_text(good)
+    (folder / "\x1b[31mrita_anchors.ipynb").write_text(good)
+    with open(os.path.join(bytes(folder), b"\xffquinn_anchors.ipynb"), "w") as f:   # not UTF-8
+        f.write(good)
+    (folder / "linked").symlink_to(folder / "carl")
+    fd = os.open(folder, os.O_RDONLY)                      # a path longer than PATH_MAX (4096)
+    for _ in range(18):
+        os.mkdir("d" * 250, dir_fd=fd)
+        inner = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    deep = os.open("sam_anchors.ipynb", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(deep, good.encode())
+    os.close(deep)
+    os.close(fd)
+    long_id = collect_module.student_id(expanding, ["anchors", ASSIGNMENT])
+    assert len(long_id) > 300 and too_long_for_a_folder(long_id, tmp_path)
+
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "release", course / "release")
+    report = INSTRUCTOR.collect(folder, ASSIGNMENT, course)
+    assert collected(course) == sorted(["amy", "carl", collect_module.short_id(long_id),
+                                        "31mrita", "quinn"])
+    assert {s for s, _ in report["renamed"]} == {expanding, "\x1b[31mrita_anchors.ipynb",
+                                                 "\udcffquinn_anchors.ipynb"}
+    assert [s for s, _ in report["link"]] == ["linked"]
+    assert any("too long" in reason for _, reason in report["unreadable"])
+    printed = capsys.readouterr().out
+    assert "\\x1b[31mrita" in printed and "\\udcffquinn" in printed
+    assert "\x1b" not in printed and "\udcff" not in printed
