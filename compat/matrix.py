@@ -6,11 +6,14 @@
 (``python3 run.py compat`` runs ``run``.) Each environment (``ENVIRONMENTS``) is a virtualenv
 under ``.compat-venvs/NAME`` on its own Python:
 
-* ``colab-py312``: Colab's packages first (``stacks/colab-py312.txt``), then boxloc the way the
+* ``colab-py312``, ``colab-py313``: Colab's packages first (``stacks/colab-py31x.txt``: the
+  runtime version 2026.01 with Keras 3.10, and the current one), then boxloc the way the
   notebooks' first cell installs it (``install_cell.py``); pip must change nothing that was
-  there. Then ``tests/lib``, ``tests/compat`` and notebook 3 (solutions, fast configuration).
+  there. Then ``tests/lib``, ``tests/compat`` and the four solution notebooks, top to bottom in
+  the fast configuration (``BOXLOC_FAST=1``, as ``course/manage.py generate`` runs them), each
+  in a fresh kernel and folder.
 * ``lowest-py310``: the oldest releases declared in ``lib/pyproject.toml`` (``stacks/
-  lowest-py310.in``) as constraints; same tests and notebook.
+  lowest-py310.in``) as constraints; same tests and notebooks.
 * ``backends-py311``: Keras with JAX and PyTorch (CPU) and no TensorFlow; ``tests/lib`` under
   ``KERAS_BACKEND=jax`` and ``=torch``, and ``tests/compat``.
 
@@ -27,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,21 +38,23 @@ HERE = ROOT / "compat"
 STACKS = HERE / "stacks"
 VENVS = ROOT / ".compat-venvs"
 INSTALL_CELL = HERE / "install_cell.py"
-NOTEBOOK = ROOT / "solutions" / "03_training" / "training.ipynb"
-TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100", "nbclient>=0.10", "nbformat>=5.9",
-              "ipykernel>=6.29"]
+NOTEBOOKS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+# No floor on ipykernel: a Colab stack brings its own kernel (6.17.1), the one to run under.
+TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100", "nbclient>=0.10", "nbformat>=5.9", "ipykernel"]
 
 MATRIX_TESTS = ["tests/lib", "tests/compat/test_backends.py",
                 "tests/compat/test_core_without_tensorflow.py"]
 
 ENVIRONMENTS = {
     "colab-py312": {"python": "3.12", "preinstalled": "colab-py312.txt", "extras": "",
-                    "backends": ["tensorflow"], "notebook": True},
+                    "backends": ["tensorflow"], "notebooks": True},
+    "colab-py313": {"python": "3.13", "preinstalled": "colab-py313.txt", "extras": "",
+                    "backends": ["tensorflow"], "notebooks": True},
     "lowest-py310": {"python": "3.10", "constraints": "lowest-py310.in",
-                     "extras": "[tensorflow]", "backends": ["tensorflow"], "notebook": True},
+                     "extras": "[tensorflow]", "backends": ["tensorflow"], "notebooks": True},
     "backends-py311": {"python": "3.11", "extras": "[jax]",
                        "also": ["torch==2.13.0"], "backends": ["jax", "torch"],
-                       "notebook": False},
+                       "notebooks": False},
 }
 
 
@@ -130,12 +136,16 @@ def dry_run(python, env, command, report):
 def lock():
     """Resolve each Colab ``stacks/*.in`` into the full pinned ``.txt`` for its Python."""
     for source in sorted(STACKS.glob("colab-*.in")):
-        version = re.search(r"py3(\d+)", source.stem).group(1)
+        version = "3." + re.search(r"py3(\d+)", source.stem).group(1)
+        # The stack's own interpreter: pip evaluates requirement markers (python_version < '3.12')
+        # against the Python it runs on, whatever --python-version says.
+        python = find_python(version)
+        if python is None:
+            raise SystemExit(f"no Python {version} here to resolve {source.name} with")
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "report.json"
-            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--dry-run",
-                            "--ignore-installed", "--only-binary=:all:",
-                            f"--python-version=3.{version}", "--target", tmp,
+            subprocess.run([python, "-m", "pip", "install", "-q", "--dry-run",
+                            "--ignore-installed", "--only-binary=:all:", "--target", tmp,
                             "--report", str(report), "-r", str(source)],
                            env=clean_pip_environment(), check=True)
             items = json.loads(report.read_text())["install"]
@@ -177,22 +187,54 @@ def _pytest_counts(log_text):
     return counts
 
 
+# Executes one notebook (argv[1]) in a folder (argv[2]) in the fast configuration; prints one
+# line, the JSON of {"seconds", "error"}: the first failing cell's number and error, or None.
 NOTEBOOK_RUNNER = """
-import os, sys, nbformat
+import json, os, sys, time, nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 os.environ["BOXLOC_FAST"] = "1"
 nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, timeout=900, kernel_name="python3",
-               resources={"metadata": {"path": sys.argv[2]}}).execute()
-errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-print("notebook executed,", len(nb.cells), "cells,", len(errors), "errors")
-sys.exit(1 if errors else 0)
+start, error = time.perf_counter(), None
+try:
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": sys.argv[2]}}).execute()
+except CellExecutionError as failure:
+    failed = [i for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    error = f"cell {failed[0] if failed else '?'}: {failure.ename}: {failure.evalue}"[:300]
+except Exception as failure:                                   # timeout, dead kernel
+    error = f"{type(failure).__name__}: {failure}"[:300]
+print(json.dumps({"seconds": round(time.perf_counter() - start), "error": error}))
+sys.exit(1 if error else 0)
 """
+
+
+def _execute_notebooks(py, env, log):
+    """Each solution notebook in a fresh kernel and folder: ``{path: 'executed in N s'}`` or
+    ``'failed (cell K: error) after N s'``."""
+    outcomes = {}
+    for notebook in NOTEBOOKS:
+        name = str(notebook.relative_to(ROOT))
+        with tempfile.TemporaryDirectory() as tmp:
+            text_before = log.read_text()
+            _step(log, f"execute {name}", [py, "-c", NOTEBOOK_RUNNER, str(notebook), tmp], env,
+                  check=False)
+        lines = [line for line in log.read_text()[len(text_before):].splitlines()
+                 if line.startswith('{"seconds"')]
+        if not lines:
+            outcomes[name] = "failed (the runner crashed; see the log)"
+            continue
+        run = json.loads(lines[-1])
+        outcomes[name] = (f"executed in {run['seconds']} s" if run["error"] is None
+                          else f"failed ({run['error']}) after {run['seconds']} s")
+    return outcomes
 
 
 def run_environment(name):
     """Build, install and test one environment; returns its result dict."""
     spec = ENVIRONMENTS[name]
+    start = time.perf_counter()
     python = find_python(spec["python"])
     result = {"environment": name, "date": str(datetime.date.today())}
     if python is None:
@@ -236,7 +278,8 @@ def run_environment(name):
     versions = _freeze(py)
     result["versions"] = {k: versions[k] for k in ("numpy", "scipy", "pandas", "matplotlib",
                                                    "nibabel", "keras", "tensorflow", "jax",
-                                                   "torch", "tqdm") if k in versions}
+                                                   "torch", "tqdm", "ipywidgets", "ipython",
+                                                   "ipykernel") if k in versions}
     result["tests"] = {}
     for backend in spec["backends"]:
         text_before = log.read_text()
@@ -245,13 +288,10 @@ def run_environment(name):
               {**env, "KERAS_BACKEND": backend, "BOXLOC_DATA": str(folder / "data")},
               check=False)
         result["tests"][backend] = _pytest_counts(log.read_text()[len(text_before):])
-    if spec["notebook"]:
-        with tempfile.TemporaryDirectory() as tmp:
-            code = _step(log, f"execute {NOTEBOOK.relative_to(ROOT)}",
-                         [py, "-c", NOTEBOOK_RUNNER, str(NOTEBOOK), tmp],
-                         {**env, "BOXLOC_DATA": str(folder / "data")}, check=False)
-        result["notebook"] = {str(NOTEBOOK.relative_to(ROOT)): "executed" if code == 0
-                              else "failed"}
+    if spec["notebooks"]:
+        result["notebooks"] = _execute_notebooks(py, {**env, "BOXLOC_DATA": str(folder / "data")},
+                                                 log)
+    result["minutes"] = round((time.perf_counter() - start) / 60)
     return result
 
 
@@ -274,10 +314,11 @@ def matrix_row(result):
         result["changed"] else "; ".join(f"{k} {v}" for k, v in result["changed"].items())
     tests = "; ".join(f"{b}: " + ", ".join(f"{n} {w}" for w, n in counts.items())
                       for b, counts in result["tests"].items())
-    notebook = ", ".join(f"{k}: {v}" for k, v in result.get("notebook", {}).items()) or "-"
+    notebooks = "; ".join(f"{Path(k).parent.name}: {v}"
+                          for k, v in result.get("notebooks", {}).items()) or "-"
     return (f"| {result['environment']} (Python {result['python']}) | {versions} | {changed} "
-            f"| {'clean' if result['pip_check'] else 'FAILS'} | {tests} | {notebook} "
-            f"| {result['date']} |")
+            f"| {'clean' if result['pip_check'] else 'FAILS'} | {tests} | {notebooks} "
+            f"| {result['date']}, {result['minutes']} min |")
 
 
 def main(argv):
@@ -301,7 +342,7 @@ def main(argv):
         failed |= bool(result.get("changed")) or not result.get("pip_check", True) or any(
             set(counts) - {"passed", "skipped"} or not counts.get("passed")
             for counts in result.get("tests", {}).values()) \
-            or "failed" in result.get("notebook", {}).values()
+            or any(v.startswith("failed") for v in result.get("notebooks", {}).values())
     return 1 if failed else 0
 
 

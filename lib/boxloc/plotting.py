@@ -419,21 +419,60 @@ def plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes=None
     return ax, kept
 
 
-def _explorer(draw, values, controls, interactive):
-    """``draw(**values)`` once as a static figure, or, when ``interactive`` and ipywidgets is
-    importable, ``controls(ipywidgets)`` (widgets named like ``draw``'s arguments) displayed
-    above a figure that ``draw`` redraws when a control is released. Returns ``draw``'s result
-    (static) or the ``ipywidgets.interactive`` widget (its ``result`` is the last one)."""
+def _explorer(draw, values, controls, interactive, figsize):
+    """``draw(ax, **values)`` once on a static figure, or, when ``interactive`` and ipywidgets is
+    importable, ``controls(ipywidgets)`` (widgets named like ``draw``'s arguments) above a
+    picture that ``draw`` redraws whenever a control changes.
+
+    Returns ``draw``'s result (static), or the widget: a ``VBox`` whose ``kwargs_widgets`` are
+    the controls and whose ``result`` is the last draw's result (named as on
+    ``ipywidgets.interactive``).
+
+    The picture is an ``Image`` widget holding a PNG, not an ``Output`` widget holding a
+    figure: a headless client (nbclient, which the course's tools and tests run notebooks with)
+    answers every output captured by an ``Output`` widget with a message on the kernel's shell
+    channel, sent while it waits there for the cell's reply, and can then miss that reply until
+    the cell's timeout (a race in its socket handling: a third to half of the runs with
+    ipywidgets 7.7.1, Colab's, fewer with 8). An ``Image`` widget sends nothing back: the cell
+    ends as soon as it has drawn.
+    """
     try:
         if not interactive:
             raise ImportError("a static figure was asked for")
         import ipywidgets
     except ImportError:
-        return draw(**values)
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=figsize)
+        result = draw(ax, **values)
+        fig.tight_layout()
+        plt.show()
+        return result
+    import io
+
     from IPython.display import display
-    widget = ipywidgets.interactive(draw, **controls(ipywidgets))
-    display(widget)
-    return widget
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize)            # off pyplot: never shown again at the cell's end
+    FigureCanvasAgg(figure)
+    picture = ipywidgets.Image(format="png")
+    named = controls(ipywidgets)
+    box = ipywidgets.VBox([*named.values(), picture])
+    box.kwargs_widgets = tuple(named.values())
+
+    def redraw(change=None):
+        figure.clear()
+        box.result = draw(figure.add_subplot(), **{n: w.value for n, w in named.items()})
+        figure.tight_layout()
+        png = io.BytesIO()
+        figure.savefig(png, format="png", bbox_inches="tight")   # the legend outside the axes
+        picture.value = png.getvalue()
+
+    for control in named.values():
+        control.observe(redraw, names="value")
+    redraw()
+    display(box)
+    return box
 
 
 _SLIDER = dict(continuous_update=False, style={"description_width": "initial"})
@@ -444,18 +483,12 @@ def nms_explorer(image, boxes, scores, gt_boxes=None, score_threshold=0.5, iou_t
     """Two sliders, the score and the NMS IoU threshold, over ``plot_nms`` of one slice.
 
     With ipywidgets importable and ``interactive``, displays the sliders and the figure (redrawn
-    when a slider is released) and returns the ``ipywidgets.interactive`` widget, whose
-    ``result`` is the last ``kept`` of ``plot_nms``. Otherwise draws one static figure at the
-    given thresholds and returns its ``kept``.
+    when a slider is released) and returns the widget, whose ``result`` is the last ``kept`` of
+    ``plot_nms`` and ``kwargs_widgets`` the two sliders. Otherwise draws one static figure at
+    the given thresholds and returns its ``kept``.
     """
-    import matplotlib.pyplot as plt
-
-    def draw(score_threshold, iou_threshold):
-        fig, ax = plt.subplots(figsize=(7.5, 5.5))
-        kept = plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes, ax=ax)[1]
-        fig.tight_layout()
-        plt.show()
-        return kept
+    def draw(ax, score_threshold, iou_threshold):
+        return plot_nms(image, boxes, scores, score_threshold, iou_threshold, gt_boxes, ax=ax)[1]
 
     def controls(widgets):
         slider = dict(readout_format=".2f", **_SLIDER)
@@ -466,7 +499,7 @@ def nms_explorer(image, boxes, scores, gt_boxes=None, score_threshold=0.5, iou_t
                                               description="NMS IoU threshold", **slider))
 
     return _explorer(draw, dict(score_threshold=score_threshold, iou_threshold=iou_threshold),
-                     controls, interactive)
+                     controls, interactive, figsize=(7.5, 5.5))
 
 
 def anchor_explorer(image, msk, masks=None, c=(3, 4), smallest=32, anchor_scales=(0, 1, 2),
@@ -486,13 +519,11 @@ def anchor_explorer(image, msk, masks=None, c=(3, 4), smallest=32, anchor_scales
     Returns:
         The ``CoverageReport`` of the drawn setting (static), or the widget (its ``result``).
     """
-    import matplotlib.pyplot as plt
-
     from .bounding_box import BoundingBox
     from .coverage import anchor_coverage
     masks = np.asarray(msk)[None] if masks is None else np.asarray(masks)
 
-    def draw(c, smallest, anchor_scales, anchor_ratios, iou_upper, iou_lower):
+    def draw(ax, c, smallest, anchor_scales, anchor_ratios, iou_upper, iou_lower):
         levels = sorted(c) or [3]
         bb = BoundingBox(np.shape(image), c=levels,
                          anchor_shapes=[smallest * 2 ** k for k in range(len(levels))],
@@ -500,7 +531,6 @@ def anchor_explorer(image, msk, masks=None, c=(3, 4), smallest=32, anchor_scales
                          anchor_ratios=list(anchor_ratios) or [1],
                          iou_upper=iou_upper, iou_lower=min(iou_lower, iou_upper))
         report = anchor_coverage(bb, masks)
-        fig, ax = plt.subplots(figsize=(7.5, 6))
         plot_targets(bb, image, msk, ax=ax)
         small = report.by_size[0]
 
@@ -509,8 +539,6 @@ def anchor_explorer(image, msk, masks=None, c=(3, 4), smallest=32, anchor_scales
         ax.set_title(f"{len(bb.anchors):,} anchors; {percent(report.fraction_covered)} of "
                      f"{report.num_boxes} boxes covered ({small['size']}: "
                      f"{percent(small['fraction_covered'])})\n" + ax.get_title(), fontsize=9)
-        fig.tight_layout()
-        plt.show()
         return report
 
     values = dict(c=tuple(c), smallest=smallest, anchor_scales=tuple(anchor_scales),
@@ -533,4 +561,4 @@ def anchor_explorer(image, msk, masks=None, c=(3, 4), smallest=32, anchor_scales
                     iou_upper=fraction("iou_upper", iou_upper),
                     iou_lower=fraction("iou_lower", iou_lower))
 
-    return _explorer(draw, values, controls, interactive)
+    return _explorer(draw, values, controls, interactive, figsize=(7.5, 6))

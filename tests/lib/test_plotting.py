@@ -269,11 +269,14 @@ def test_nms_explorer_sliders_redraw_with_ipywidgets():
     assert (score.description, score.value, iou.description, iou.value) == (
         "score threshold", 0.5, "NMS IoU threshold", 0.3)
     assert widget.result.tolist() == [0]                          # drawn once at the start
+    picture = widget.children[-1]
+    first = picture.value
     iou.value = 0.5                                               # IoU(0, 1) = 0.5 survives
     assert widget.result.tolist() == [0, 1]
     score.value = 0.1
     assert widget.result.tolist() == [0, 1, 2, 3]
-    plt.close("all")
+    assert first[:4] == picture.value[:4] == b"\x89PNG" and picture.value != first
+    assert plt.get_fignums() == []                     # drawn off pyplot: not shown twice
 
 
 def test_anchor_explorer_static_figure_reports_the_coverage_of_the_setting(monkeypatch):
@@ -308,7 +311,9 @@ def test_anchor_explorer_controls_redraw_with_ipywidgets():
     assert set(controls) == {"levels c", "smallest base size (px)", "scales", "ratios w/h",
                              "iou_upper", "iou_lower"}
     before = widget.result.fraction_covered                        # tutorial: c3, c4; 32, 64 px
+    first = widget.children[-1].value
     controls["levels c"].value = (2, 3, 4)
     controls["smallest base size (px)"].value = 12
     assert widget.result.fraction_covered >= before
-    plt.close("all")
+    assert widget.children[-1].value != first
+
