@@ -15,10 +15,11 @@ Isolation levels, best first (``detect_level`` picks the best that works on this
 In every level: resource limits (CPU seconds, address space, processes, file size, open files,
 no core dumps), a wall-clock limit that kills the whole process tree, and a cap on what the
 grader reads back. Nothing the sandbox writes outlives it except what it sends on its
-standard output, which ``run`` reads as JSON lines.
+standard output, which ``run`` reads as JSON lines, strictly (``events.py``).
 """
 
 import functools
+import itertools
 import json
 import os
 import resource
@@ -32,7 +33,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import events
+
 HERE = Path(__file__).resolve().parent
+MALFORMED_KEPT = 5                 # faults of a malformed report listed (the first decides)
 INIT = HERE / "sandbox-init.sh"
 DRIVER_FILES = ("driver.py", "plain.py")
 LEVELS = ("namespaces-root", "namespaces-user", "none")
@@ -59,6 +63,7 @@ class Result:
     seconds: float = 0.0
     killed: str = ""                        # "", "wall_clock", "output_flood"
     stderr: str = ""
+    malformed: list = field(default_factory=list)   # "line N: fault" of lines that are no event
 
 
 def runtime_dirs():
@@ -197,20 +202,16 @@ def _collect(command, cwd, env, limits, uid_level):
     timer = threading.Timer(limits.notebook_timeout + 60, _kill, (process, result, "wall_clock"))
     timer.start()
     try:
-        while True:
+        for number in itertools.count(1):
             line = process.stdout.readline(budget + 1)     # never more than what is left
             if not line:
                 break
             budget -= len(line)
             if budget < 0:
                 _kill(process, result, "output_flood")
+                result.malformed.append(f"more than {limits.output_mb} MB of report")
                 break
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                result.events.append(event)
+            _read_event(line, number, result)
     finally:
         timer.cancel()
         _kill(process, result, "")
@@ -219,6 +220,18 @@ def _collect(command, cwd, env, limits, uid_level):
     result.returncode, result.seconds = process.returncode, time.monotonic() - start
     result.stderr = (errors[0] if errors else b"").decode(errors="replace")[-4000:]
     return result
+
+
+def _read_event(line, number, result):
+    """Keep the event of one line, or note why the line is none (a last line cut short by a
+    kill is no fault: the wall clock stopped the writer)."""
+    try:
+        result.events.append(events.parse(line))
+    except events.Malformed as fault:
+        if result.killed and not line.endswith(b"\n"):
+            return
+        if len(result.malformed) < MALFORMED_KEPT:
+            result.malformed.append(f"line {number}: {fault}")
 
 
 def _kill(process, result, reason):
