@@ -344,7 +344,8 @@ def parse(argv):
     commands.choices["collect"].add_argument("--map", type=Path, metavar="CSV",
                                              help="file,student rows that name a file's student")
     grade_args = commands.choices["grade"]
-    grade_args.add_argument("--timeout", type=int, help="seconds per cell (default 300)")
+    grade_args.add_argument("--timeout", type=int,
+                            help="seconds per cell and per recorded case (default 300)")
     grade_args.add_argument("--notebook-timeout", type=int,
                             help="seconds per notebook (default 1200)")
     grade_args.add_argument("--workers", type=int,

@@ -46,7 +46,8 @@ FIRST_UID = 61000                  # worker slot k runs as uid FIRST_UID + k (ro
 
 @dataclass
 class Limits:
-    cell_timeout: int = 300                 # seconds per cell (then the kernel is restarted)
+    cell_timeout: int = 300                 # seconds per cell and per recorded case (then the
+                                            # kernel is restarted)
     notebook_timeout: int = 1200            # seconds for the whole notebook (then it is killed)
     memory_mb: int = 8_000                  # address space per process (TensorFlow needs ~3-5 GB)
     cpu_seconds: int = 3600                 # CPU time per process
