@@ -235,12 +235,13 @@ def write_results(course, assignment, report, graded, releases, level):
     details = {}
     for g in graded:
         details.setdefault(g.student, {})[g.notebook] = {
-            "seconds": round(g.seconds, 1), "verdicts": g.verdicts, "test_cell_output": g.texts}
+            "seconds": round(g.seconds, 1), "verdicts": g.verdicts, "test_cell_output": g.texts,
+            **({"not_graded": g.not_graded} if g.not_graded else {})}
     # json.dumps escapes every non-ASCII and control character (ensure_ascii): what a test
     # cell printed is kept as evidence in results.json, but never as raw escape sequences
     (out / "grading.json").write_text(json.dumps(report, indent=1))
     (out / "results.json").write_text(json.dumps({"sandbox": level, "students": details}, indent=1))
-    print_grade_report(report, out)
+    print_grade_report(report, out, [g for g in graded if g.not_graded])
     return 0
 
 
@@ -252,45 +253,55 @@ def _progress(done, total, line):
         print(line, flush=True)
 
 
-def print_grade_report(report, out):
+def print_grade_report(report, out, ungraded=()):
     """One line per student: ok, or each flag with its cell and detail (``report`` holds the
-    findings as ``shown_finding`` made them)."""
+    findings as ``shown_finding`` made them); then the notebooks that were not graded."""
     from grader.safe_text import shown
     for student, found in report.items():
         print(f"{shown(student)}: " + ("ok" if not found else "; ".join(
             f"{f['flag']} {f['cell'] or f['notebook']} ({f['detail']})" for f in found)))
     print(f"{len(report)} submissions; report: {out / 'grading.json'}")
+    for g in ungraded:
+        print(f"NOT GRADED: {shown(g.student)} / {shown(g.notebook)}: {shown(g.not_graded)} "
+              "(grade it by hand in formgrader; export leaves its points empty)")
 
 
 # ---------------------------------------------------------------- export and feedback
 
 def flags(report, student):
-    """Short flags of a student for the CSV (``flag:cell``), notes such as Colab left out; names
-    from the flag vocabulary and texts escaped even if grading.json was edited since."""
+    """Short flags of a student for the CSV (``flag:cell``, each once), notes such as Colab left
+    out; names from the flag vocabulary and texts escaped even if grading.json was edited since."""
     from grader.flag_names import shown_finding
     found = [shown_finding(f) for f in report.get(student, [])]
-    return "; ".join(f"{f['flag']}:{f['cell'] or f['notebook']}"
-                     for f in found if f["flag"] != "colab")
+    return "; ".join(dict.fromkeys(f"{f['flag']}:{f['cell'] or f['notebook']}"
+                                   for f in found if f["flag"] != "colab"))
 
 
 def grade_rows(course, assignment):
-    """(exercise names, rows): per student the score of each test cell, total and flags."""
+    """(exercise names, rows): per student the score of each test cell, total and flags. A
+    notebook that was not graded (and has no manual score yet) has no points and no total:
+    it is not a 0."""
     from nbgrader.api import Gradebook
     from grader.records import points_of
     course = Path(course)
     exercises = [gid for nb in release_notebooks(course, assignment).values() for gid in points_of(nb)]
     report_path = course / REPORTS / assignment / "grading.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    results_path = course / REPORTS / assignment / "results.json"
+    results = json.loads(results_path.read_text())["students"] if results_path.exists() else {}
+    ungraded = {(student, name) for student, notebooks in results.items()
+                for name, details in notebooks.items() if details.get("not_graded")}
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for submission in gradebook.find_assignment(assignment).submissions:
-            scores[submission.student.id] = {g.name: g.score for nb in submission.notebooks
-                                             for g in nb.grades}
+            student = submission.student.id
+            scores[student] = {g.name: None if (student, nb.name) in ungraded and
+                               g.manual_score is None else g.score
+                               for nb in submission.notebooks for g in nb.grades}
     rows = []
     for student in sorted(set(scores) | set(report)):
-        graded = student in scores
-        points = [scores[student].get(e) if graded else None for e in exercises]
-        total = sum(p or 0 for p in points) if graded else None
+        points = [scores.get(student, {}).get(e) for e in exercises]
+        total = None if None in points else sum(points)
         rows.append([student, *points, total, flags(report, student)])
     return exercises, rows
 
@@ -332,7 +343,7 @@ def feedback(course, assignment):
         folder.mkdir(parents=True, exist_ok=True)
         for name, details in notebooks.items():
             page = records.feedback_html(student, assignment, name, details["verdicts"],
-                                         releases[name])
+                                         releases[name], bool(details.get("not_graded")))
             (folder / f"{name}.html").write_text(page)
     print(f"feedback for {len(results)} students in {course / 'feedback'}")
     return 0
@@ -360,7 +371,8 @@ def parse(argv):
     commands.choices["collect"].add_argument("--map", type=Path, metavar="CSV",
                                              help="file,student rows that name a file's student")
     grade_args = commands.choices["grade"]
-    grade_args.add_argument("--timeout", type=int, help="seconds per cell (default 300)")
+    grade_args.add_argument("--timeout", type=int,
+                            help="seconds per cell and per recorded case (default 300)")
     grade_args.add_argument("--notebook-timeout", type=int,
                             help="seconds per notebook (default 1200)")
     grade_args.add_argument("--workers", type=int,

@@ -3,6 +3,7 @@
 Trusted side (the instructor's process):
     batch.py     grade a class: sandboxes in parallel, then one judge
     sandbox.py   isolation levels, limits, and reading a sandbox's report back
+    events.py    the report's lines, read strictly (anything else: not graded)
     spec.py      how hidden tests are declared (course/hidden/<assignment>.py)
     judge.py     expected values and verdicts, run as ``python -I`` (a clean interpreter)
     tamper.py    flags for a teaching assistant: static reading + what the sandbox saw

@@ -5,6 +5,10 @@ returns per student the recorded answers, the runtime and static flags, the exec
 and, after the judge, the points per exercise. Results depend only on each submission: the
 order of completion and the number of workers change nothing (the caller writes the gradebook
 afterwards, in student order).
+
+The batch always completes: a submission whose sandbox report is malformed, or that the judge
+failed on, is "not graded" (``Graded.not_graded`` says why, a flag names the reason) and left
+to a teaching assistant; every other submission is graded as usual.
 """
 
 import json
@@ -43,6 +47,12 @@ class Graded:
     executed: object = None                           # the executed notebook (outputs capped)
     seconds: float = 0.0
     verdicts: dict = field(default_factory=dict)      # grade id -> verdict of the judge
+    not_graded: str = ""                              # why no grade was given ("" if graded)
+
+    def leave_ungraded(self, flag_name, reason):
+        """No automatic grade: a teaching assistant grades this one (the flag says why)."""
+        self.not_graded, self.verdicts = reason, {}
+        self.flags.append(dict(tamper.flag(flag_name, None, reason), notebook=self.notebook))
 
 
 def test_cells(release_nb):
@@ -78,19 +88,30 @@ def run_one(submission, plan, level, limits, slot, course, release_nb, data_dir)
                          data_dir=data_dir)
     graded.seconds = result.seconds
     graded.flags += [dict(f, notebook=submission.notebook) for f in tamper.runtime_flags(result)]
-    for event in result.events:
-        kind = event.get("event")
-        if kind == "answer" and event.get("grade_id") in plan and isinstance(event.get("results"), list):
+    read_report(graded, result, plan)
+    return graded
+
+
+def read_report(graded, result, plan):
+    """The answers, test cell outputs and executed notebook of a sandbox's report into
+    ``graded``; a report with a malformed line leaves the submission not graded."""
+    malformed = list(result.malformed)
+    for event in result.events:                   # each one checked by events.parse
+        kind = event["event"]
+        if kind == "answer" and event["grade_id"] not in plan:
+            malformed.append("an answer for an exercise that was not asked for")
+        elif kind == "answer":
             graded.answers[event["grade_id"]] = event["results"]
-        elif kind == "cell" and event.get("grade_id") in plan:
-            graded.texts[event["grade_id"]] = str(event.get("text", ""))[:4000]
+        elif kind == "cell" and event["grade_id"] in plan:
+            graded.texts[event["grade_id"]] = event.get("text", "")[:4000]
         elif kind == "notebook":
             try:
                 graded.executed = nbformat.from_dict(event["notebook"])
                 nbformat.validate(graded.executed)
             except Exception:
                 graded.executed = None
-    return graded
+    if malformed:
+        graded.leave_ungraded("malformed_report", f"the sandbox's report is malformed: {malformed[0]}")
 
 
 def grade_batch(course, assignment, submissions, releases, workers, limits, level, secret,
@@ -137,7 +158,8 @@ def judge(course, assignment, exercises, cases, graded, releases):
     """Run the judge in a clean interpreter and attach its verdicts to ``graded``."""
     answers = {}
     for g in graded:
-        answers.setdefault(g.student, {}).update(g.answers)
+        if not g.not_graded:
+            answers.setdefault(g.student, {}).update(g.answers)
     with tempfile.TemporaryDirectory(prefix="boxloc-judge-") as scratch:
         request, output = Path(scratch) / "request.json", Path(scratch) / "verdicts.json"
         request.write_text(json.dumps({"hidden": str(spec.hidden_file(course, assignment)),
@@ -152,6 +174,21 @@ def judge(course, assignment, exercises, cases, graded, releases):
     if result["expected_errors"]:
         print(f"warning: hidden tests that could not compute their expected values: "
               f"{result['expected_errors']}", file=sys.stderr)
+    attach_verdicts(result, graded, releases)
+
+
+def attach_verdicts(result, graded, releases):
+    """The judge's verdicts onto each graded submission, with a flag per odd answer; a student
+    the judge failed on is named on the terminal and left ungraded (``judge_failed``)."""
+    for student, reason in sorted(result["failures"].items()):
+        print(f"the judge failed on {student} ({reason}): not graded, the rest of the class is",
+              file=sys.stderr)
     for g in graded:
+        if g.not_graded:
+            continue
+        if g.student in result["failures"]:
+            g.leave_ungraded("judge_failed", f"the judge failed: {result['failures'][g.student]}")
+            continue
         mine = test_cells(releases[g.notebook])
         g.verdicts = {gid: v for gid, v in result["verdicts"][g.student].items() if gid in mine}
+        g.flags += [dict(f, notebook=g.notebook) for f in tamper.verdict_flags(g.verdicts)]

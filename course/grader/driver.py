@@ -4,8 +4,10 @@ Started by ``sandbox.py`` as ``python driver.py`` in ``/sandbox``, which holds t
 ``plain.py``, ``job.json`` (the recording plan, the time limits) and ``submission.ipynb``.
 It writes JSON lines to its standard output, which the trusted grader reads (capped):
 
-    {"event": "cell", "index": i, "grade_id": ..., "status": "ok"|"error"|"timeout"|"died", "text": ...}
-    {"event": "answer", "grade_id": ..., "results": [{"ok": plain} | {"error": text} | {"rejected": text}]}
+    {"event": "cell", "index": i, "grade_id": ..., "status": "ok"|"error"|"timeout"|"died"|"skipped",
+     "text": ..., "flooded": bool, "error": text}
+    {"event": "answer", "grade_id": ..., "results": [one per case: {"ok": plain} | {"error": text}
+                  | {"rejected": text} | {"timeout": seconds it was given} | {"skipped": why}]}
     {"event": "kernel", "detail": ...}            a kernel restart (after a timeout or a crash)
     {"event": "audit", "items": [...]}            what the kernel's audit hook saw
     {"event": "ipython", "start": ..., "end": ...}  IPython's hooks at the start and the end
@@ -15,7 +17,8 @@ It writes JSON lines to its standard output, which the trusted grader reads (cap
 Nothing here decides a grade: the student's code runs in the kernel this script starts and
 could tamper with what this process reports about *that student*, and with nothing else (the
 sandbox holds no other submission, no answer key, no course file, and no network).
-The kernel's own stdout/stderr go to a file, not to this process's output.
+The kernel's own stdout/stderr go to a file, not to this process's output. The grader reads
+these lines strictly (``events.py``): a line in any other form leaves the submission ungraded.
 """
 
 import json
@@ -216,47 +219,60 @@ class Kernel:
         finally:
             self.client.nb = notebook
 
-    def run_code(self, code):
+    def run_code(self, code, timeout=None):
+        """Run the grader's own code; ``timeout`` (seconds) replaces the cell limit for it."""
         cell = nbformat.v4.new_code_cell(code)
-        return self.run_detached(cell), cell
+        saved = self.client.timeout
+        self.client.timeout = timeout or saved
+        try:
+            return self.run_detached(cell), cell
+        finally:
+            self.client.timeout = saved
 
 
-RECORD_CALL = r'''
-def _boxloc_record(grade_id, entry_path, answer_path, ns):
-    import json, sys, types
+RECORD_CASE = r'''
+def _boxloc_record(entry_path, answer_path, ns):
+    import json, types
     plain = types.ModuleType("boxloc_plain")
     exec(compile(open({plain_path!r}).read(), "plain.py", "exec"), plain.__dict__)
     entry = json.load(open(entry_path))
-    results = []
-
-    def keep(produce):
-        try:
-            results.append({{"ok": plain.to_plain(plain.answer_value(produce()))}})
-        except plain.NotPlain as error:
-            results.append({{"rejected": str(error)[:300]}})
-        except BaseException as error:
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            results.append({{"error": (type(error).__name__ + ": " + str(error))[:300]}})
-
-    if entry["name"] not in ns:
-        results.append({{"error": "NameError: " + entry["name"] + " is not defined"}})
-    elif not entry["calls"]:
-        keep(lambda: ns[entry["name"]])
-    else:
-        helper = {{}}
-        if entry["helper"]:
-            exec(compile(entry["helper"], "recorder", "exec"), helper)
-        target = ns[entry["name"]]
-        for case in entry["cases"]:
-            args = plain.from_plain(case)
-            if "record_case" in helper:
-                keep(lambda: helper["record_case"](target, *args))
-            else:
-                keep(lambda: target(*args))
+    try:
+        if entry["name"] not in ns:
+            raise NameError(entry["name"] + " is not defined")
+        answer = ns[entry["name"]]
+        if entry["calls"]:
+            helper = {{}}
+            if entry["helper"]:
+                exec(compile(entry["helper"], "recorder", "exec"), helper)
+            args = plain.from_plain(entry["case"])
+            answer = helper["record_case"](answer, *args) if "record_case" in helper else answer(*args)
+        result = {{"ok": plain.to_plain(plain.answer_value(answer))}}
+    except plain.NotPlain as error:
+        result = {{"rejected": str(error)[:300]}}
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        result = {{"error": (type(error).__name__ + ": " + str(error))[:300]}}
     with open(answer_path, "w") as sink:
-        json.dump(results, sink)
+        json.dump(result, sink)
 '''
+ANSWER_LIMIT = 64_000_000          # bytes of one recorded case read back
+RESULT_TEXTS = ("error", "rejected")   # what the kernel may write besides {"ok": plain}
+
+
+def read_answer(path, status):
+    """The result the kernel wrote for one case, in one of the forms of an answer event: the
+    kernel is the student's, so anything else becomes an error of that case."""
+    if status != "ok" or not path.exists() or path.stat().st_size > ANSWER_LIMIT:
+        return {"error": f"the answer could not be recorded ({status})"}
+    try:
+        result = json.loads(path.read_text())
+    except (ValueError, RecursionError):
+        return {"error": "the answer could not be recorded (not JSON)"}
+    if type(result) is dict and len(result) == 1 and ("ok" in result or (
+            next(iter(result)) in RESULT_TEXTS and type(next(iter(result.values()))) is str)):
+        return result
+    return {"error": "the answer could not be recorded (malformed)"}
 
 
 class Driver:
@@ -281,29 +297,42 @@ class Driver:
                 self.define_recorder()
 
     def define_recorder(self):
-        self.kernel.run_code(RECORD_CALL.format(plain_path=str(HERE / "plain.py")))
+        self.kernel.run_code(RECORD_CASE.format(plain_path=str(HERE / "plain.py")))
 
     def record(self, gid):
+        """Record an exercise's answer: its value, or one call per case, each case within its
+        own time limit (``cell_timeout``, less if the notebook's time runs out first). A case
+        that does not finish is recorded as such and ends the exercise: every case must pass
+        for its points, and each such case costs a kernel restart; the remaining cases are
+        recorded as skipped."""
         entry = self.job["plan"][gid]
-        entry_path, answer_path = HERE / f"plan-{gid}.json", HERE / "answers" / f"{gid}.json"
-        entry_path.write_text(json.dumps(entry))
-        answer_path.parent.mkdir(exist_ok=True)
-        if answer_path.exists():
-            answer_path.unlink()
-        status, _ = self.kernel.run_code(
-            f"_boxloc_record({gid!r}, {str(entry_path)!r}, {str(answer_path)!r}, get_ipython().user_ns)")
-        entry_path.unlink(missing_ok=True)          # an exercise's cases exist only while it records
-        results = None
-        if status == "ok" and answer_path.exists() and answer_path.stat().st_size < 64_000_000:
-            try:
-                results = json.loads(answer_path.read_text())
-            except ValueError:
-                results = None
-        if results is None:
-            results = [{"error": f"answers could not be recorded ({status})"}]
+        results, stopped = [], False
+        for case in entry["cases"] if entry["calls"] else [None]:
+            if stopped:
+                results.append({"skipped": "after_unfinished"})
+                continue
+            result, stopped = self.record_case(gid, entry, case)
+            results.append(result)
         emit(event="answer", grade_id=gid, results=results)
+
+    def record_case(self, gid, entry, case):
+        """(the result of one case, whether the exercise's recording stops here)."""
+        limit = min(float(self.job["cell_timeout"]), self.deadline - time.monotonic())
+        if limit < 1:
+            return {"skipped": "notebook_time"}, True
+        entry_path, answer_path = HERE / f"plan-{gid}.json", HERE / "answers" / f"{gid}.json"
+        entry_path.write_text(json.dumps({**entry, "cases": None, "case": case}))
+        answer_path.parent.mkdir(exist_ok=True)
+        answer_path.unlink(missing_ok=True)
+        status, _ = self.kernel.run_code(
+            f"_boxloc_record({str(entry_path)!r}, {str(answer_path)!r}, get_ipython().user_ns)",
+            timeout=limit)
+        entry_path.unlink(missing_ok=True)          # a case exists only while it is recorded
         if status in ("timeout", "died"):
             self.restart(f"recording {gid}: {status}")
+            return ({"timeout": round(limit, 1)} if status == "timeout" else
+                    {"error": "the kernel died while this case ran"}), True
+        return read_answer(answer_path, status), False
 
     def run(self):
         self.kernel.start()

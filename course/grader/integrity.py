@@ -11,6 +11,8 @@ refuse with the list, so a grade that leaves the course is one the grader gave.
 import json
 from pathlib import Path
 
+from .records import expected_score
+
 SNAPSHOT = Path("reports") / "release-snapshot.json"
 
 
@@ -58,16 +60,17 @@ def problems(course, assignment, points, accept_manual=False):
                 found.append(f"{student}: in the gradebook but not in the grading results")
                 continue
             for notebook in submission.notebooks:
-                verdicts = results[student].get(notebook.name, {}).get("verdicts", {})
+                details = results[student].get(notebook.name, {})
+                verdicts = details.get("verdicts", {})
                 for grade in notebook.grades:
                     if grade.manual_score is not None and not accept_manual:
                         found.append(f"{student}/{grade.name}: manual score {grade.manual_score:g} "
                                      "(pass --accept-manual-scores if you set it)")
                     if grade.extra_credit:
                         found.append(f"{student}/{grade.name}: extra credit {grade.extra_credit:g}")
-                    wanted = points[notebook.name][grade.name] if verdicts.get(
-                        grade.name, {}).get("passed") else 0.0
+                    wanted = expected_score(points[notebook.name][grade.name],
+                                            verdicts.get(grade.name, {}), details.get("not_graded"))
                     if grade.auto_score != wanted:
                         found.append(f"{student}/{grade.name}: score {grade.auto_score} but the "
-                                     f"judge gave {wanted:g}")
+                                     f"judge gave {'no score (not graded)' if wanted is None else f'{wanted:g}'}")
     return found

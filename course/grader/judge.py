@@ -11,7 +11,13 @@ answers, which arrive as plain data (``plain.py``), so no student object takes p
 REQUEST: {"hidden": path of course/hidden/<assignment>.py, "cases": {grade id: [plain case]},
           "answers": {student: {grade id: [result, ...]}}}
 VERDICTS: {"expected_errors": {...}, "verdicts": {student: {grade id: {"passed", "cases",
-           "failed", "problems"}}}}
+           "failed", "problems", "odd", ...}}}, "failures": {student: why it was not judged}}
+
+Every answer gets a verdict, whatever it holds: the comparison is total
+(``boxloc.exercises.compare``: a number too large for a float, an array where one letter is
+expected or text for a number is wrong, and ``odd`` says so for a flag), a hidden test's own
+check that raises on an answer makes that case wrong, and anything else that fails while one
+student is judged lands in ``failures`` under that student's name; the class is judged on.
 """
 
 import json
@@ -19,6 +25,11 @@ import sys
 from pathlib import Path
 
 COURSE = Path(__file__).resolve().parents[1]
+
+# A case the driver did not run, by its code: what the instructor and the student read.
+NOT_RUN = {"after_unfinished": "was not run: an earlier case did not finish",
+           "notebook_time": "was not run: the notebook's time limit was reached"}
+NOT_PLAIN = "recorded data that is not plain"
 
 
 def normalise_choice(value):
@@ -33,21 +44,39 @@ def normalise_choice(value):
 
 
 def compare(exercise, got, expected):
-    """None if ``got`` is right for ``expected`` under the exercise's kind, else a problem."""
-    from boxloc.exercises import difference
+    """None if ``got`` is right for ``expected`` under the exercise's kind, else a
+    ``boxloc.exercises.Mismatch`` (why, and whether the answer's form is odd). Never raises."""
+    from boxloc.exercises import Mismatch, brief, compare as compare_values
     if exercise.kind == "choice":
         got, expected = normalise_choice(got), normalise_choice(expected)
     if exercise.kind == "exact":
-        return None if type(got) is type(expected) and got == expected else \
-            f"expected {expected!r}, got {got!r}"
-    return difference(got, expected, exercise.tolerance)
+        return None if _identical(got, expected) else \
+            Mismatch(f"expected {brief(expected)}, got {brief(got)}")
+    return compare_values(got, expected, exercise.tolerance)
+
+
+def _identical(got, expected):
+    """Same types and values all the way down (arrays: same dtype, shape and elements)."""
+    import numpy as np
+    if type(got) is not type(expected):
+        return False
+    if type(got) is np.ndarray:
+        return got.dtype == expected.dtype and got.shape == expected.shape and \
+            bool(np.array_equal(got, expected))
+    if type(got) in (list, tuple):
+        return len(got) == len(expected) and all(map(_identical, got, expected))
+    if type(got) is dict:
+        return got.keys() == expected.keys() and all(_identical(got[k], expected[k]) for k in got)
+    return bool(got == expected)
 
 
 def expected_values(exercises, cases, plain):
     """{grade id: [expected per case] or the value}, computed once for the whole class."""
     table, errors = {}, {}
     for exercise in exercises:
-        if exercise.judge is not None:
+        if exercise.judge is not None:          # checked by a property: no expected value
+            if exercise.record.calls:
+                table[exercise.grade_id] = [None] * len(cases[exercise.grade_id])
             continue
         try:
             if exercise.record.calls:
@@ -62,44 +91,77 @@ def expected_values(exercises, cases, plain):
 
 
 def verdict(exercise, results, expected, plain):
-    """Whether every case of one exercise is right. ``problems`` (for the instructor) says why;
-    ``visible`` (for the student) says which of the notebook's own cases failed and what was
-    expected there, and ``hidden_failed`` only counts the others: nothing the student's code
-    produced reaches the feedback (it could carry the hidden cases it was called with)."""
+    """Whether every case of one exercise is right. ``problems`` (for the instructor) says why,
+    ``odd`` which answers had an odd form (for a flag); ``visible`` (for the student) says which
+    of the notebook's own cases failed and what was expected there, or that the case did not
+    finish in time (``note``); ``hidden_failed`` only counts the others and ``hidden_notes``
+    says whether some did not finish: nothing the student's code produced reaches the feedback
+    (it could carry the hidden cases it was called with)."""
+    from boxloc.exercises import brief
     results = results or [{"error": "not recorded (the test cell did not run)"}]
     wanted = expected if exercise.record.calls else [expected]
-    problems, passed = [], []
+    problems, passed, notes, odd = [], [], [], []
     if exercise.record.calls and len(results) != len(wanted):
         problems.append(f"{len(results)} answers recorded for {len(wanted)} cases")
     for number, want in enumerate(wanted, 1):
         result = results[number - 1] if number <= len(results) else {"error": "not recorded"}
-        problem = _case_problem(exercise, result, want, plain)
-        passed.append(problem is None)
-        if problem:
-            problems.append(f"case {number}: {problem}"[:400])
-    visible = [{"case": n + 1, "passed": ok, "expected": _short(wanted[n])}
+        mismatch, note = _judge_case(exercise, result, want, plain)
+        passed.append(mismatch is None)
+        notes.append(note)
+        if mismatch:
+            problems.append(f"case {number}: {mismatch.text}"[:400])
+            if mismatch.odd:
+                odd.append(f"case {number}: {mismatch.odd}")
+    visible = [{"case": n + 1, "passed": ok, "expected": brief(wanted[n]),
+                **({"note": notes[n]} if notes[n] and not ok else {})}
                for n, ok in enumerate(passed[:exercise.visible])]
     return {"passed": not problems, "cases": len(wanted), "failed": passed.count(False),
             "hidden_failed": passed[exercise.visible:].count(False), "visible": visible,
-            "problems": problems[:10]}
+            "hidden_notes": sorted(set(filter(None, notes[exercise.visible:]))),
+            "problems": problems[:10], "odd": odd[:10]}
 
 
-def _case_problem(exercise, result, want, plain):
+def broken_verdict(problem):
+    """The verdict of an exercise that could not be judged for anyone (no points)."""
+    return {"passed": False, "cases": 0, "failed": 0, "hidden_failed": 0, "visible": [],
+            "hidden_notes": [], "problems": [problem], "odd": []}
+
+
+def _judge_case(exercise, result, want, plain):
+    """(None or a Mismatch, a note for the student when the case did not finish or run)."""
+    from boxloc.exercises import UNCOMPARABLE, Mismatch
     if not isinstance(result, dict) or len(result) != 1:
-        return "malformed record"
+        return Mismatch("malformed record"), ""
     (status, data), = result.items()
+    if status == "timeout":
+        note = f"did not finish within {data:g} s" if type(data) in (int, float) else \
+            "did not finish in time"
+        return Mismatch(note), note
+    if status == "skipped":
+        note = NOT_RUN.get(data, "was not run") if type(data) is str else "was not run"
+        return Mismatch(note), note
     if status != "ok":
-        return f"{status}: {str(data)[:200]}"
+        return Mismatch(f"{status}: {str(data)[:200]}"), ""
     try:
         got = plain.from_plain(data)
     except plain.NotPlain as error:
-        return f"rejected: {error}"
-    return exercise.judge(got) if exercise.judge else compare(exercise, got, want)
+        return Mismatch(f"rejected: {error}", NOT_PLAIN), ""
+    if exercise.judge is None:
+        return compare(exercise, got, want), ""
+    try:
+        problem = exercise.judge(got)
+    except Exception as error:        # the hidden test's check cannot read this answer
+        return Mismatch(f"the exercise's check could not read the answer "
+                        f"({type(error).__name__}: {str(error)[:200]})", UNCOMPARABLE), ""
+    return (Mismatch(str(problem)) if problem else None), ""
 
 
-def _short(value, limit=200):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + " ..."
+def judge_student(exercises, answers, expected, errors, plain):
+    """{grade id: verdict} of one student's answers."""
+    return {e.grade_id: broken_verdict(f"hidden test broken: {errors[e.grade_id]}")
+            if e.grade_id in errors else
+            verdict(e, answers.get(e.grade_id), expected.get(e.grade_id), plain)
+            for e in exercises}
 
 
 def main(request_path, output_path):
@@ -108,18 +170,14 @@ def main(request_path, output_path):
     request = json.loads(Path(request_path).read_text())
     exercises = spec.load(request["hidden"])
     expected, errors = expected_values(exercises, request["cases"], plain)
-    verdicts = {}
+    verdicts, failures = {}, {}
     for student, answers in request["answers"].items():
-        verdicts[student] = {}
-        for exercise in exercises:
-            gid = exercise.grade_id
-            if gid in errors:
-                verdicts[student][gid] = {"passed": False, "cases": 0, "failed": 0,
-                                          "hidden_failed": 0, "visible": [],
-                                          "problems": [f"hidden test broken: {errors[gid]}"]}
-                continue
-            verdicts[student][gid] = verdict(exercise, answers.get(gid), expected.get(gid), plain)
-    Path(output_path).write_text(json.dumps({"expected_errors": errors, "verdicts": verdicts}))
+        try:
+            verdicts[student] = judge_student(exercises, answers, expected, errors, plain)
+        except Exception as error:     # the judge's own fault on one student: named, not graded
+            failures[student] = f"{type(error).__name__}: {error}"[:300]
+    Path(output_path).write_text(json.dumps({"expected_errors": errors, "verdicts": verdicts,
+                                             "failures": failures}))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@ writes is just "the student's answer"); ``decode`` runs in the trusted grader an
 JSON made of the forms below, so no object of the student's (a subclass with its own ``__eq__``,
 a proxy, a lazy tensor) can reach the comparison.
 
-Plain values: None, bool, int, float (NaN and infinities included), str, lists, dicts with
-string keys, and the tagged forms ``{"$tuple": [...]}``, ``{"$float": "nan"}`` and
-``{"$array": {"dtype": ..., "shape": [...], "data": [...]}}`` (bool, integer or float
-arrays). Exact types are required: ``True`` is a bool, an ``int`` subclass is rejected.
+Plain values: None, bool, int (up to 4,000 digits: JSON cannot carry more in Python), float
+(NaN and infinities included), str, lists, dicts with string keys, and the tagged forms
+``{"$tuple": [...]}``, ``{"$float": "nan"}`` and ``{"$array": {"dtype": ..., "shape": [...],
+"data": [...]}}`` (bool, int64, uint64 or float64 arrays; unsigned arrays keep their values, so
+a uint64 array holding 2**64 - 1 is never read as -1). Exact types are required: ``True`` is a
+bool, an ``int`` subclass is rejected.
 This file is self-contained (standard library + NumPy) because the sandbox runs it as it is.
 """
 
@@ -20,7 +22,9 @@ import numpy as np
 MAX_ELEMENTS = 2_000_000          # numbers in one answer (a 5-D target map is ~100k)
 MAX_DEPTH = 32
 _SCALARS = (bool, int, float, str, type(None))
-_ARRAY_KINDS = {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}
+_ARRAY_KINDS = {"b": "bool", "i": "int64", "u": "uint64", "f": "float64"}
+MAX_INT_BITS = 13_000             # about 3,900 digits (Python prints at most 4,300)
+_INT_RANGES = {"int64": (-2**63, 2**63 - 1), "uint64": (0, 2**64 - 1)}
 
 
 class NotPlain(TypeError):
@@ -39,6 +43,8 @@ def to_plain(value, _depth=0, _budget=None):
     kind = type(value)
     if kind is float and not math.isfinite(value):
         return {"$float": repr(value)}
+    if kind is int and value.bit_length() > MAX_INT_BITS:
+        raise NotPlain(f"an integer of more than {MAX_INT_BITS:,} bits")
     if kind in _SCALARS:
         _spend(budget, len(value) // 64 + 1 if kind is str else 1)
         return value
@@ -111,14 +117,18 @@ def from_plain(data, _depth=0):
 
 def _array(body):
     dtype, shape, data = body.get("dtype"), body.get("shape"), body.get("data")
-    if dtype not in ("bool", "int64", "float64") or type(shape) is not list or type(data) is not list:
+    if dtype not in ("bool", "int64", "uint64", "float64") or type(shape) is not list \
+            or type(data) is not list or len(shape) > MAX_DEPTH:
         raise NotPlain("malformed array")
     if not all(type(n) is int and n >= 0 for n in shape) or math.prod(shape) != len(data):
         raise NotPlain("array shape does not match its data")
-    allowed = {"bool": (bool,), "int64": (int,), "float64": (int, float, str)}[dtype]
+    allowed = {"bool": (bool,), "int64": (int,), "uint64": (int,), "float64": (int, float, str)}[dtype]
     if not all(type(x) in allowed and (type(x) is not str or x in ("nan", "inf", "-inf"))
                for x in data):
         raise NotPlain("array data of the wrong type")
+    low, high = _INT_RANGES.get(dtype, (-2**1023, 2**1023))    # float64: what float() takes
+    if dtype != "bool" and not all(low <= x <= high for x in data if type(x) is int):
+        raise NotPlain(f"array data out of the range of {dtype}")
     values = [float(x) if type(x) is str else x for x in data] if dtype == "float64" else data
     return np.array(values, dtype=dtype).reshape(shape)
 

@@ -19,7 +19,9 @@ def points_of(release_nb):
 
 
 def write_gradebook(course, assignment, graded, releases):
-    """Replace each graded student's submission in the gradebook with the judge's points."""
+    """Replace each graded student's submission in the gradebook with the judge's points. A
+    submission that was not graded gets no automatic score and is marked for manual grading
+    (formgrader lists it; export shows no points for it, not a 0)."""
     from nbgrader.api import Gradebook, MissingEntry
     with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
         for student in sorted({g.student for g in graded}):
@@ -33,10 +35,17 @@ def write_gradebook(course, assignment, graded, releases):
         for g in sorted(graded, key=lambda g: (g.student, g.notebook)):
             for gid, points in points_of(releases[g.notebook]).items():
                 grade = gradebook.find_grade(gid, g.notebook, assignment, g.student)
-                verdict = g.verdicts.get(gid, {})
-                grade.auto_score = points if verdict.get("passed") else 0.0
-                grade.needs_manual_grade = False
+                grade.auto_score = expected_score(points, g.verdicts.get(gid, {}), g.not_graded)
+                grade.needs_manual_grade = bool(g.not_graded)
         gradebook.db.commit()
+
+
+def expected_score(points, verdict, not_graded):
+    """The automatic score of one test cell: its points if the judge passed it, None if the
+    submission was not graded, else 0 (export checks the gradebook against this)."""
+    if not_graded:
+        return None
+    return points if verdict.get("passed") else 0.0
 
 
 def write_executed(course, assignment, g):
@@ -52,12 +61,14 @@ FEEDBACK_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}"
                   ".ok{color:#176117}.no{color:#a11}")
 
 
-def feedback_html(student, assignment, notebook, verdicts, release_nb):
+def feedback_html(student, assignment, notebook, verdicts, release_nb, not_graded=False):
     """One student's feedback page: points per exercise; for a failed exercise, which of the
-    notebook's own (visible) checks failed with the value they expect, and how many hidden checks
-    failed. Nothing the student's code printed or returned is shown (it could carry the hidden
-    cases it was called with), no hidden input or expected value, and every text is escaped
-    (the student id, a folder name, also through ``shown``: no bidi override reorders it)."""
+    notebook's own (visible) checks failed with the value they expect (or that it did not
+    finish in time), and how many hidden checks failed. Nothing the student's code printed or
+    returned is shown (it could carry the hidden cases it was called with), no hidden input or
+    expected value, and every text is escaped (the student id, a folder name, also through
+    ``shown``: no bidi override reorders it). A submission that was not graded says only that a
+    teaching assistant grades it (the reason is for the course staff)."""
     points = points_of(release_nb)
     student = shown(student)
     rows, total = [], 0.0
@@ -65,27 +76,38 @@ def feedback_html(student, assignment, notebook, verdicts, release_nb):
         verdict = verdicts.get(gid, {})
         got = possible if verdict.get("passed") else 0.0
         total += got
-        lines = []
-        if verdict.get("passed"):
-            lines.append("<p class=ok>all checks passed</p>")
-        elif not verdict.get("cases"):
-            lines.append("<p class=no>not answered (the answer was missing or not recorded)</p>")
-        else:
-            for case in verdict.get("visible", []):
-                if not case["passed"]:
-                    lines.append(f"<p class=no>visible check {case['case']} failed: expected "
-                                 f"<code>{html.escape(case['expected'])}</code></p>")
-            hidden = verdict.get("hidden_failed", 0)
-            if hidden:
-                lines.append(f"<p class=no>{hidden} of the grader's other checks failed "
-                             "(solve the general case)</p>")
-            if not lines:
-                lines.append("<p class=no>the answer was not accepted</p>")
-        rows.append(f"<h3>{html.escape(gid)}: {got:g} / {possible:g}</h3>" + "".join(lines))
+        rows.append(f"<h3>{html.escape(gid)}: {got:g} / {possible:g}</h3>" + "".join(_verdict_lines(verdict)))
+    score = f"<b>{total:g} / {sum(points.values()):g}</b>"
+    if not_graded:
+        score, rows = "not graded automatically: a teaching assistant grades this notebook", []
     return (f"<!DOCTYPE html><html><head><meta charset=utf-8>"
             f"<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">"
             f"<title>{html.escape(assignment)}: {html.escape(student)}</title>"
             f"<style>{FEEDBACK_STYLE}</style></head><body>"
             f"<h1>{html.escape(assignment)} / {html.escape(notebook)}</h1>"
-            f"<p>Student: {html.escape(student)}. Score: <b>{total:g} / {sum(points.values()):g}</b></p>"
+            f"<p>Student: {html.escape(student)}. Score: {score}</p>"
             + "".join(rows) + "</body></html>")
+
+
+def _verdict_lines(verdict):
+    """The feedback lines of one exercise's verdict (HTML, escaped)."""
+    if verdict.get("passed"):
+        return ["<p class=ok>all checks passed</p>"]
+    if not verdict.get("cases"):
+        return ["<p class=no>not answered (the answer was missing or not recorded)</p>"]
+    lines = []
+    for case in verdict.get("visible", []):
+        if case["passed"]:
+            continue
+        if case.get("note"):
+            lines.append(f"<p class=no>visible check {case['case']} {html.escape(case['note'])}</p>")
+        else:
+            lines.append(f"<p class=no>visible check {case['case']} failed: expected "
+                         f"<code>{html.escape(case['expected'])}</code></p>")
+    hidden = verdict.get("hidden_failed", 0)
+    if hidden:
+        lines.append(f"<p class=no>{hidden} of the grader's other checks failed "
+                     "(solve the general case)</p>")
+    lines += [f"<p class=no>one of them {html.escape(note)}</p>"
+              for note in verdict.get("hidden_notes", [])]
+    return lines or ["<p class=no>the answer was not accepted</p>"]

@@ -24,10 +24,11 @@ allows namespaces but not proc mounts that trial passes and every submission the
 In every level: resource limits (CPU seconds, address space, processes, file size, open files,
 no core dumps), a wall-clock limit that kills the whole process tree, and a cap on what the
 grader reads back. Nothing the sandbox writes outlives it except what it sends on its
-standard output, which ``run`` reads as JSON lines.
+standard output, which ``run`` reads as JSON lines, strictly (``events.py``).
 """
 
 import functools
+import itertools
 import json
 import os
 import resource
@@ -41,9 +42,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cgroups
+from . import cgroups, events
 
 HERE = Path(__file__).resolve().parent
+MALFORMED_KEPT = 5                 # faults of a malformed report listed (the first decides)
 INIT = HERE / "sandbox-init.sh"
 DRIVER_FILES = ("driver.py", "plain.py")
 LEVELS = ("namespaces-root", "namespaces-root-no-proc", "namespaces-user", "namespaces-user-no-proc",
@@ -56,7 +58,8 @@ FIRST_UID = 61000                  # worker slot k runs as uid FIRST_UID + k (ro
 
 @dataclass
 class Limits:
-    cell_timeout: int = 300                 # seconds per cell (then the kernel is restarted)
+    cell_timeout: int = 300                 # seconds per cell and per recorded case (then the
+                                            # kernel is restarted)
     notebook_timeout: int = 1200            # seconds for the whole notebook (then it is killed)
     memory_mb: int = 8_000                  # address space per process (TensorFlow needs ~3-5 GB)
     sandbox_memory_mb: int = 6_000          # RAM of the whole sandbox (a control group, if any)
@@ -74,6 +77,7 @@ class Result:
     seconds: float = 0.0
     killed: str = ""                        # "", "wall_clock", "output_flood"
     stderr: str = ""
+    malformed: list = field(default_factory=list)   # "line N: fault" of lines that are no event
     capped: str = ""                        # "control group" or "per process" (no group here)
     oom_kills: int = 0                      # processes the sandbox's memory cap ended
 
@@ -291,20 +295,16 @@ def _collect(command, cwd, env, limits, uid_level, group=None):
     timer = threading.Timer(limits.notebook_timeout + 60, _kill, (process, result, "wall_clock"))
     timer.start()
     try:
-        while True:
+        for number in itertools.count(1):
             line = process.stdout.readline(budget + 1)     # never more than what is left
             if not line:
                 break
             budget -= len(line)
             if budget < 0:
                 _kill(process, result, "output_flood")
+                result.malformed.append(f"more than {limits.output_mb} MB of report")
                 break
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                result.events.append(event)
+            _read_event(line, number, result)
     finally:
         timer.cancel()
         _kill(process, result, "")
@@ -313,6 +313,18 @@ def _collect(command, cwd, env, limits, uid_level, group=None):
     result.returncode, result.seconds = process.returncode, time.monotonic() - start
     result.stderr = (errors[0] if errors else b"").decode(errors="replace")[-4000:]
     return result
+
+
+def _read_event(line, number, result):
+    """Keep the event of one line, or note why the line is none (a last line cut short by a
+    kill is no fault: the wall clock stopped the writer)."""
+    try:
+        result.events.append(events.parse(line))
+    except events.Malformed as fault:
+        if result.killed and not line.endswith(b"\n"):
+            return
+        if len(result.malformed) < MALFORMED_KEPT:
+            result.malformed.append(f"line {number}: {fault}")
 
 
 def _kill(process, result, reason):

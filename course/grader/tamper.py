@@ -1,10 +1,11 @@
 """Tamper evidence: what a teaching assistant should look at in a submission.
 
-Flags come from two places: a static reading of the submitted code (done here, in the trusted
-grader, so nothing in the notebook can hide from it short of obfuscation, which is flagged
-itself) and what the sandbox saw while the notebook ran (the kernel's audit hook, IPython's
-hooks, timeouts, crashes, output limits). A flag never changes a score: the points come only
-from the recorded answers.
+Flags come from three places: a static reading of the submitted code (done here, in the
+trusted grader, so nothing in the notebook can hide from it short of obfuscation, which is
+flagged itself), what the sandbox saw while the notebook ran (the kernel's audit hook, IPython's
+hooks, timeouts of cells and of recorded cases, crashes, output limits) and what the judge found
+odd in an answer (``odd_answer``: a number too large for a float, text for a number, several
+values for one). A flag never changes a score: the points come only from the recorded answers.
 """
 
 import ast
@@ -171,6 +172,25 @@ def scan_notebook(nb, release_nb):
     return found
 
 
+def _answer_flags(grade_id, results):
+    """The first rejected answer and the first case that did not finish, of one exercise."""
+    found = []
+    rejected = [r["rejected"] for r in results if "rejected" in r]
+    if rejected:
+        found.append(flag("not_plain", grade_id, str(rejected[0])))
+    unfinished = [(n, r["timeout"]) for n, r in enumerate(results, 1) if "timeout" in r]
+    if unfinished:
+        number, seconds = unfinished[0]
+        found.append(flag("timeout", grade_id, f"case {number} did not finish within {seconds:g} s"))
+    return found
+
+
+def verdict_flags(verdicts):
+    """``odd_answer`` for each exercise whose answer had an odd form (the judge's words)."""
+    return [flag("odd_answer", gid, "; ".join(v["odd"])) for gid, v in sorted(verdicts.items())
+            if v.get("odd")]
+
+
 def runtime_flags(result):
     """Flags from what the sandbox reported (``sandbox.Result``)."""
     found = []
@@ -193,10 +213,7 @@ def runtime_flags(result):
             found.append(flag("output_flood", e.get("grade_id") or f"cell {e.get('index')}",
                               "output over the size limit removed"))
         if kind == "answer":
-            for r in e.get("results", []):
-                if isinstance(r, dict) and "rejected" in r:
-                    found.append(flag("not_plain", e.get("grade_id"), str(r["rejected"])))
-                    break
+            found += _answer_flags(e["grade_id"], e["results"])
         if kind == "audit":
             for line in e.get("items", [])[:50]:
                 try:

@@ -116,7 +116,8 @@ def test_a_verdict_needs_every_case_and_says_which_failed():
                              visible=1)
     ok = judge.verdict(exercise, [{"ok": 2}, {"ok": 4}], [2, 4], plain)
     assert ok == {"passed": True, "cases": 2, "failed": 0, "hidden_failed": 0, "problems": [],
-                  "visible": [{"case": 1, "passed": True, "expected": "2"}]}
+                  "visible": [{"case": 1, "passed": True, "expected": "2"}], "hidden_notes": [],
+                  "odd": []}
     bad = judge.verdict(exercise, [{"ok": 2}, {"error": "ZeroDivisionError: x"}], [2, 4], plain)
     assert not bad["passed"] and bad["failed"] == bad["hidden_failed"] == 1
     assert "case 2" in bad["problems"][0] and bad["visible"][0]["passed"]

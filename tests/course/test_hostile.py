@@ -2,9 +2,12 @@
 
 Every hostile notebook answers like the "wrong" student (``count_anchors`` off by one, the
 rest right: 9 of 11 points), so an attack that gave or took marks would show. After grading:
-each hostile submission has exactly 9 points, the honest one 11, the wrong one 9, the blank one
-0; nothing in the course folder, the grader's code or the host changed; and the report flags
-name each attempt. Attacks on ``collect`` (zip paths, symlinks, a zip bomb) are at the end.
+each hostile submission has exactly 9 points (less what an odd answer elsewhere costs, listed
+in ``LOSES``), the honest one 11, the wrong one 9, the blank one 0; nothing in the course
+folder, the grader's code or the host changed; and the report flags name each attempt. Answers
+no comparison could read (10**400, text for a number, bools for a letter) and a function that
+never returns on a hidden case cost only their exercise (the batch completes). Attacks on
+``collect`` (zip paths, symlinks, a zip bomb) are at the end.
 """
 
 import hashlib
@@ -20,6 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from boxloc.exercises import HUGE_NUMBER, MANY_FOR_ONE, TEXT_FOR_NUMBER
 from grading import (COURSE, HOSTILE_TEXTS, INSTRUCTOR, control_characters, fill, formula_cells,
                      grade, make_course, release_points, scores, solution_cells, submit)
 
@@ -34,6 +38,12 @@ def count_anchors(image_shape, c, anchor_scales, anchor_ratios):
                * len(anchor_scales) * len(anchor_ratios) for l in c)'''
 EARNED = dict(FULL, test_count_anchors=0)
 PWNED = "/tmp/boxloc-hostile-was-here"
+TIMEOUT = 20                                   # seconds per cell and per recorded case
+LOSES = {"bools_for_a_letter": "test_refinement"}    # an odd answer besides count_anchors
+SLOW_ON_HIDDEN_CASES = SOLUTIONS["count_anchors"].replace(
+    "    height, width = image_shape",
+    "    while 2 in c:              # only hidden cases ask for level 2: never returns there\n"
+    "        pass\n    height, width = image_shape")
 
 
 def attacks(course):
@@ -101,6 +111,13 @@ def attacks(course):
         "script_in_output": ("from IPython.display import HTML, display\n"
                              "display(HTML('<script>document.title = \"pwned\"</script>'))\n"
                              "print('<script>alert(1)</script>')", set()),
+        "huge_number": ("pass", {"odd_answer"},
+                        {"count_anchors": "def count_anchors(*args):\n    return 10 ** 400"}),
+        "text_for_a_number": ("pass", {"odd_answer"},
+                              {"count_anchors": "def count_anchors(*args):\n    return '10710'"}),
+        "bools_for_a_letter": ("pass", {"odd_answer"},
+                               {"refinement": "refinement_answer = np.array([True, False])"}),
+        "slow_hidden_case": ("pass", {"timeout"}, {"count_anchors": SLOW_ON_HIDDEN_CASES}),
         "leak_hidden_cases": ("seen = []", set(), {"count_anchors": WRONG_COUNT.replace(
             "    import math", "    seen.append((image_shape, c, anchor_scales, anchor_ratios))\n    import math"),
             "target_shapes": SOLUTIONS["target_shapes"].replace(
@@ -146,7 +163,7 @@ def batch(tmp_path_factory):
     before = fingerprint(course, COURSE / "grader", COURSE / "hidden")
     output, grades = io.StringIO(), course.parent / "grades.csv"
     with redirect_stdout(output), redirect_stderr(output):      # what the instructor would see
-        status = grade(course, ASSIGNMENT, "--timeout", "20", "--workers", "2")
+        status = grade(course, ASSIGNMENT, "--timeout", str(TIMEOUT), "--workers", "2")
         INSTRUCTOR.main(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
         exported = INSTRUCTOR.main(["export", "--assignment", ASSIGNMENT, "--csv", str(grades),
                                     "--course", str(course)])
@@ -170,7 +187,8 @@ def test_honest_wrong_and_blank_get_exactly_their_marks(batch, student, expected
 
 @pytest.mark.parametrize("name", sorted(attacks("/course")))
 def test_each_hostile_submission_scores_only_what_its_answers_earn(batch, name):
-    assert scores(batch["course"], ASSIGNMENT, name) == EARNED
+    lost = {LOSES[name]: 0} if name in LOSES else {}
+    assert scores(batch["course"], ASSIGNMENT, name) == dict(EARNED, **lost)
 
 
 @pytest.mark.parametrize("name", sorted(attacks("/course")))
@@ -191,6 +209,23 @@ def test_no_student_text_reaches_the_terminal_or_the_csv_raw(batch):
     assert len(batch["csv"].splitlines()) == 1 + 3 + len(batch["attacks"])
     assert formula_cells(batch["csv"]) == []
     assert control_characters(batch["output"]) == [] and control_characters(batch["csv"]) == []
+
+
+@pytest.mark.parametrize("name, odd", [("huge_number", HUGE_NUMBER), ("text_for_a_number", TEXT_FOR_NUMBER),
+                                       ("bools_for_a_letter", MANY_FOR_ONE)])
+def test_an_answer_no_comparison_could_read_is_wrong_and_flagged(batch, name, odd):
+    cell = LOSES.get(name, "test_count_anchors")
+    found = [f for f in batch["report"][name] if f["flag"] == "odd_answer"]
+    assert [f["cell"] for f in found] == [cell] and odd in found[0]["detail"]
+
+
+def test_a_case_that_never_returns_is_reported_as_a_timeout(batch):
+    found = [f for f in batch["report"]["slow_hidden_case"] if f["flag"] == "timeout"]
+    assert [f["cell"] for f in found] == ["test_count_anchors"]
+    assert found[0]["detail"].endswith(f"did not finish within {TIMEOUT} s")
+    page = (batch["course"] / "feedback" / "slow_hidden_case" / ASSIGNMENT / "anchors.html").read_text()
+    assert f"one of them did not finish within {TIMEOUT} s" in page
+    assert "visible check" not in page                     # the notebook's own checks passed
 
 
 def test_honest_wrong_and_blank_raise_no_flags(batch):

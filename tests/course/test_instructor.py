@@ -283,6 +283,9 @@ def test_html_feedback_per_student(run):
     assert "test_anchor_size: 0 / 2" in alice and "test_count_anchors: 2 / 2" in alice
     assert "visible check 1 failed: expected <code>(32.0, 32.0)</code>" in alice
     assert "6 of the grader's other checks failed" in alice
+    bob = (run["course"] / "feedback" / "bob" / ASSIGNMENT / "anchors.html").read_text()
+    assert "visible check 1 did not finish within 10 s" in bob        # not "expected ..."
+    assert "visible check 1 failed" not in bob
 
 
 def test_instructor_notebook_is_valid_and_not_an_assignment():
