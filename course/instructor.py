@@ -235,7 +235,8 @@ def write_results(course, assignment, report, graded, releases, level):
     details = {}
     for g in graded:
         details.setdefault(g.student, {})[g.notebook] = {
-            "seconds": round(g.seconds, 1), "verdicts": g.verdicts, "test_cell_output": g.texts,
+            "seconds": round(g.seconds, 1), "memory_cap": g.memory_cap, "verdicts": g.verdicts,
+            "test_cell_output": g.texts,
             **({"not_graded": g.not_graded} if g.not_graded else {})}
     # json.dumps escapes every non-ASCII and control character (ensure_ascii): what a test
     # cell printed is kept as evidence in results.json, but never as raw escape sequences

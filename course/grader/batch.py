@@ -26,8 +26,10 @@ import nbformat
 
 from . import plain, sandbox, spec, tamper
 from .records import points_of
+from .safe_text import shown
 
 HERE = Path(__file__).resolve().parent
+SANDBOX_FAILURES_IN_A_ROW = 3     # then the machine, not a submission, is at fault: stop
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Graded:
     seconds: float = 0.0
     verdicts: dict = field(default_factory=dict)      # grade id -> verdict of the judge
     not_graded: str = ""                              # why no grade was given ("" if graded)
+    memory_cap: str = ""                              # "control group" or "per process"
 
     def leave_ungraded(self, flag_name, reason):
         """No automatic grade: a teaching assistant grades this one (the flag says why)."""
@@ -86,8 +89,13 @@ def run_one(submission, plan, level, limits, slot, course, release_nb, data_dir)
                      tamper.scan_notebook(nbformat.reads(nb_bytes.decode(), as_version=4), release_nb)]
     result = sandbox.run({"plan": plan}, nb_bytes, level, limits, slot=slot, protected=[course],
                          data_dir=data_dir)
-    graded.seconds = result.seconds
+    graded.seconds, graded.memory_cap = result.seconds, result.capped
     graded.flags += [dict(f, notebook=submission.notebook) for f in tamper.runtime_flags(result)]
+    if not result.killed and not any(e["event"] == "started" for e in result.events):
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        graded.leave_ungraded("sandbox_failed", "the sandbox did not start: " + (
+            " / ".join(lines[-2:])[:300] or f"exit status {result.returncode}"))
+        return graded
     read_report(graded, result, plan)
     return graded
 
@@ -134,13 +142,20 @@ def grade_batch(course, assignment, submissions, releases, workers, limits, leve
         finally:
             slots.put(slot)
 
-    results, start = {}, time.monotonic()
+    results, start, failed_in_a_row = {}, time.monotonic(), 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(task, s): i for i, s in enumerate(submissions)}
         for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
+            g = results[futures[future]] = future.result()
             progress(done, len(submissions), progress_line(done, len(submissions),
                                                            time.monotonic() - start))
+            failed = any(f["flag"] == "sandbox_failed" for f in g.flags)
+            failed_in_a_row = failed_in_a_row + 1 if failed else 0
+            if failed_in_a_row >= SANDBOX_FAILURES_IN_A_ROW:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise SystemExit(f"grading stopped: {failed_in_a_row} sandboxes in a row did not "
+                                 f"start ({g.not_graded}); no grade was written. This machine "
+                                 "cannot isolate submissions now: see README, 'Grading'.")
     graded = [results[i] for i in range(len(submissions))]
     judge(course, assignment, exercises, cases, graded, releases)
     return graded
@@ -181,8 +196,8 @@ def attach_verdicts(result, graded, releases):
     """The judge's verdicts onto each graded submission, with a flag per odd answer; a student
     the judge failed on is named on the terminal and left ungraded (``judge_failed``)."""
     for student, reason in sorted(result["failures"].items()):
-        print(f"the judge failed on {student} ({reason}): not graded, the rest of the class is",
-              file=sys.stderr)
+        print(f"the judge failed on {shown(student)} ({shown(reason)}): not graded, the rest of "
+              "the class is graded", file=sys.stderr)
     for g in graded:
         if g.not_graded:
             continue

@@ -4,6 +4,7 @@ Started by ``sandbox.py`` as ``python driver.py`` in ``/sandbox``, which holds t
 ``plain.py``, ``job.json`` (the recording plan, the time limits) and ``submission.ipynb``.
 It writes JSON lines to its standard output, which the trusted grader reads (capped):
 
+    {"event": "started"}                          first, once the sandbox runs this script
     {"event": "cell", "index": i, "grade_id": ..., "status": "ok"|"error"|"timeout"|"died"|"skipped",
      "text": ..., "flooded": bool, "error": text}
     {"event": "answer", "grade_id": ..., "results": [one per case: {"ok": plain} | {"error": text}
@@ -371,6 +372,7 @@ def read_audit():
 
 
 if __name__ == "__main__":
+    emit(event="started")                            # the sandbox is up: anything later is ours
     job = json.loads((HERE / "job.json").read_text())
     (HERE / "job.json").unlink()                     # read before any student code runs
     Driver(job).run()

@@ -71,6 +71,7 @@ FORMS = {
     "audit": ({"items": _texts}, {}),
     "ipython": ({"start": _text_or_null, "end": _text_or_null}, {}),
     "notebook": ({"notebook": _json_object}, {}),
+    "started": ({}, {}),
     "done": ({}, {}),
 }
 

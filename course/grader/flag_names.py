@@ -43,6 +43,12 @@ FLAG_NAMES = {
     "resource_limit": "a memory, disk, file or process limit was hit",
     "not_plain": "an answer was not plain data",
     "audit_log": "an unreadable audit line",
+    "memory_limit": "the sandbox's memory cap ended a process",
+    "odd_answer": "an answer in a form no comparison could read (a huge number, text, an array)",
+    # submissions left for a teaching assistant (not graded; grader/batch.py)
+    "sandbox_failed": "the sandbox did not start: not graded",
+    "malformed_report": "the sandbox's report is malformed: not graded",
+    "judge_failed": "the judge failed on this student: not graded",
     "process": "started a process",
     "signal": "sent a signal",
     "network": "opened a network connection",

@@ -194,6 +194,9 @@ def verdict_flags(verdicts):
 def runtime_flags(result):
     """Flags from what the sandbox reported (``sandbox.Result``)."""
     found = []
+    if result.oom_kills:
+        found.append(flag("memory_limit", None, f"the sandbox's memory cap ended "
+                                                f"{result.oom_kills} process(es)"))
     if result.killed:
         found.append(flag(result.killed, None, "the sandbox was stopped: " + {
             "wall_clock": "notebook time limit", "output_flood": "too much output"}[result.killed]))

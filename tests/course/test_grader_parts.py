@@ -258,6 +258,36 @@ def test_where_proc_cannot_be_mounted_the_level_is_found_by_starting_the_sandbox
     assert "proc" in problems["namespaces-user"] and "denied" in problems["namespaces-user"]
 
 
+def test_a_sandbox_that_does_not_start_is_not_a_zero_and_stops_the_batch(tmp_path):
+    """Forced to a level that cannot start there (namespaces-user where proc mounts are refused):
+    each submission is "not graded: sandbox failed (the reason)", never a 0, and the batch stops
+    after three such failures in a row, before judging or writing anything."""
+    release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "import nbformat\n"
+        "from grader import batch, sandbox\n"
+        f"release = nbformat.read({str(release_path)!r}, as_version=4)\n"
+        f"subs = [batch.Submission(f's{{i}}', 'anchors', Path({str(release_path)!r})) for i in range(5)]\n"
+        "_, _, plan = batch.plan_for(Path(" + repr(str(COURSE)) + "), '01_anchors', {'anchors': release}, 's')\n"
+        "one = batch.run_one(subs[0], plan, 'namespaces-user', sandbox.Limits(), 0, "
+        + repr(str(COURSE)) + ", release, None)\n"
+        "print(json.dumps([one.not_graded, [f['flag'] for f in one.flags]]))\n"
+        "try:\n"
+        "    batch.grade_batch(Path(" + repr(str(COURSE)) + "), '01_anchors', subs, {'anchors': release}, 1,\n"
+        "                      sandbox.Limits(), 'namespaces-user', 's', progress=lambda *a: None)\n"
+        "except SystemExit as stop:\n"
+        "    print(json.dumps(str(stop)))\n")
+    first, stopped = [json.loads(line) for line in
+                      in_a_runtime_that_refuses_proc_mounts(code).strip().splitlines()[-2:]]
+    reason, flags = first
+    assert reason.startswith("the sandbox did not start: ") and "proc" in reason
+    assert "sandbox_failed" in flags
+    assert stopped.startswith("grading stopped: 3 sandboxes in a row did not start")
+    assert "no grade was written" in stopped
+
+
 def test_unknown_level_is_refused():
     with pytest.raises(ValueError, match="level must be one of"):
         sandbox.run({}, b"", "chroot", sandbox.Limits())
@@ -348,3 +378,39 @@ def test_no_control_group_where_the_host_offers_none(tmp_path):
     read_only.chmod(0o500)
     mounts = {("cgroup", "memory"): tmp_path / "absent", ("cgroup", "pids"): tmp_path / "absent"}
     assert cgroups.SandboxGroup.create("x", 100, 10, mounts=mounts) is None
+
+
+def test_a_memory_hog_costs_only_its_own_sandbox(tmp_path):
+    """A hog (four children of 600 MB under a 1.5 GB sandbox cap) and an honest classmate
+    graded side by side: the hog's children are ended and flagged, the classmate keeps every
+    mark."""
+    from grader import cgroups
+    probe = cgroups.SandboxGroup.create("probe", 100, 10)
+    if probe is None:
+        pytest.skip("this host lets the grader create no control group (per-process limits only)")
+    probe.close()
+    from grading import fill, solution_cells
+    release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
+    release = nbformat.read(release_path, as_version=4)
+    answers = solution_cells(COURSE / "source" / "01_anchors" / "anchors.ipynb")
+    hog = ("import os\n"
+           "for _ in range(4):\n"
+           "    if os.fork() == 0:\n"
+           "        block = bytearray(600 * 1024 * 1024)\n"
+           "        for i in range(0, len(block), 4096): block[i] = 1\n"
+           "        os._exit(0)\n"
+           "for _ in range(4): os.wait()\n")
+    paths = {}
+    for student, extra in (("honest", ""), ("hog", hog)):
+        paths[student] = tmp_path / f"{student}.ipynb"
+        nbformat.write(fill(release_path, {**answers, "count_anchors": extra + answers["count_anchors"]}),
+                       paths[student])
+    graded = batch.grade_batch(COURSE, "01_anchors",
+                               [batch.Submission(s, "anchors", p) for s, p in paths.items()],
+                               {"anchors": release}, 2,
+                               sandbox.Limits(sandbox_memory_mb=1500, cell_timeout=120),
+                               sandbox.detect_level(), "s", progress=lambda *args: None)
+    honest, hogging = graded
+    assert all(v["passed"] for v in honest.verdicts.values()) and not honest.not_graded
+    assert "memory_limit" not in {f["flag"] for f in honest.flags}
+    assert "memory_limit" in {f["flag"] for f in hogging.flags}
