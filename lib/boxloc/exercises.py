@@ -64,6 +64,7 @@ def compare(got, expected, tolerance=1e-6):
 
 
 def _compare(got, expected, tolerance):
+    """By the expected value's form: a dict, a list of items, numbers, or one other value."""
     if isinstance(expected, dict):
         return _compare_dicts(got, expected, tolerance)
     numbers, _ = _as_numbers(expected)

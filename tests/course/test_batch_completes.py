@@ -315,6 +315,31 @@ def test_a_malformed_report_leaves_only_that_submission_ungraded(tmp_path, monke
     assert [f["flag"] for f in forged_graded.flags] == ["malformed_report"]
 
 
+HONEST_LINES = [json.dumps(e).encode() + b"\n" for e in HONEST_EVENTS]
+garbage_lines = st.one_of(st.binary(max_size=60), st.builds(
+    lambda kind, fields: json.dumps({"event": kind, **fields}).encode() + b"\n",
+    st.sampled_from(sorted(events.FORMS)), st.dictionaries(st.sampled_from(EVENT_KEYS), json_values, max_size=3)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(HONEST_LINES), garbage_lines), max_size=8))
+def test_any_report_gives_a_graded_or_a_not_graded_submission(lines):
+    result = report_of(lines)
+    graded = batch.Graded("s", "anchors")
+    batch.read_report(graded, result, {"test_count_anchors": {}})
+    unasked = any(e["event"] == "answer" and e["grade_id"] != "test_count_anchors" for e in result.events)
+    assert bool(graded.not_graded) == (any(map(_malformed, lines)) or unasked)
+    assert [f["flag"] for f in graded.flags] == (["malformed_report"] if graded.not_graded else [])
+
+
+def _malformed(line):
+    try:
+        events.parse(line)
+        return False
+    except events.Malformed:
+        return True
+
+
 def test_an_answer_for_an_exercise_not_asked_for_is_malformed():
     plan = {"test_count_anchors": {}}
     result = report_of([b'{"event": "answer", "grade_id": "test_other", "results": []}\n',
