@@ -24,7 +24,7 @@ from .anchors import make_anchors
 from .boxes import iou_one_to_many
 from .deltas import decode_deltas
 from .masks import check_label_masks, draw_boxes, masks_to_boxes
-from .matching import MATCH_RULES, dense_matches, pair_cells
+from .matching import dense_matches, find_rule, pair_cells
 from .nms import nms
 from .targets import encode_targets, map_key, maps_to_vectors, match_batch
 
@@ -49,7 +49,8 @@ class BoundingBox:
         cls_threshold: default score threshold for decoding (on sigmoid scores).
         separate_maps: must be True (one map per level); the seed's flat layout could not be
             decoded and is not offered.
-        match_rule: ``"seed"`` (default), ``"torchvision"`` or ``"threshold"`` (new).
+        match_rule: a name in ``matching.MATCH_RULES``: ``"seed"`` (default), ``"torchvision"``
+            or ``"threshold"`` (new).
 
     >>> bb = BoundingBox((240, 240), c=[3, 4], anchor_shapes=[32, 64])
     >>> bb.params['anchor_gsizes'], bb.params['anchor_levels']
@@ -78,8 +79,7 @@ class BoundingBox:
         if separate_maps is not True:
             raise ValueError(f"separate_maps must be True (one map per level), got "
                              f"{separate_maps!r}; the seed's flat layout is not supported")
-        if match_rule not in MATCH_RULES:
-            raise ValueError(f"match_rule must be one of {MATCH_RULES}, got {match_rule!r}")
+        find_rule(match_rule, "match_rule")             # a name in matching.MATCH_RULES
 
         self.params = {
             "image_shape": image_shape,

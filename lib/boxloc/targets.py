@@ -17,7 +17,7 @@ import numpy as np
 
 from .anchors import anchor_overlaps
 from .deltas import encode_deltas
-from .matching import match_anchors
+from .matching import find_rule, match_anchors
 
 __all__ = ["match_batch", "matching_pairs", "encode_targets", "vectors_to_maps",
            "maps_to_vectors", "map_key"]
@@ -43,9 +43,11 @@ def matching_pairs(boxes, slice_index, anchors, iou_lower, rule="seed"):
     A pair below ``iou_lower`` never makes a positive or an ignored anchor unless it is its
     box's best pair (a forced match). So pairs below it are skipped
     (``anchor_overlaps(min_iou=...)``), except for a box whose best IoU is below it (a small
-    box, typically), which gets all its pairs; under the ``"torchvision"`` rule a forced
-    anchor goes to its highest-IoU box, so then the whole slice of such a box gets all pairs.
+    box, typically), which gets all its pairs, or the whole slice of such a box all pairs
+    when the rule's forced anchor goes to its highest-IoU box (``MatchRule.forced_pairs``,
+    the ``"torchvision"`` rule).
     """
+    forced_pairs = find_rule(rule).forced_pairs
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     slice_index = np.asarray(slice_index).reshape(-1)
     pair_box, pair_anchor, pair_iou = anchor_overlaps(boxes, anchors, min_iou=iou_lower)
@@ -54,7 +56,7 @@ def matching_pairs(boxes, slice_index, anchors, iou_lower, rule="seed"):
     best = np.zeros(len(boxes))
     np.maximum.at(best, pair_box, pair_iou)
     redo = best < iou_lower                                                 # (M,) bool
-    if rule == "torchvision":
+    if forced_pairs == "slice":
         redo = np.isin(slice_index, slice_index[redo])
     if redo.any():
         kept = ~redo[pair_box]

@@ -7,6 +7,9 @@ from hypothesis import given, settings, strategies as st
 from boxloc import BoundingBox
 from boxloc.anchors import anchor_overlaps, anchor_templates, make_anchors
 from boxloc.boxes import iou_matrix
+from boxloc.examples import lesion_masks
+from boxloc.matching import MATCH_RULES, MatchRule, match_anchors
+from boxloc.targets import encode_targets, match_batch, matching_pairs
 
 SEED_2021 = dict(image_shape=(240, 240), c=[3, 4], anchor_shapes=[32, 64])
 
@@ -103,13 +106,13 @@ def test_anchor_overlaps_of_inverted_and_outside_boxes_are_empty():
 @settings(max_examples=80, deadline=None, derandomize=True, database=None)
 @given(raw=st.lists(st.tuples(st.integers(0, 2), st.floats(-20, 250), st.floats(-20, 250),
                               st.floats(1, 110), st.floats(1, 110)), min_size=1, max_size=8),
-       rule=st.sampled_from(["seed", "torchvision", "threshold"]),
+       rule=st.sampled_from(list(MATCH_RULES)),
        lower=st.sampled_from([0.0, 0.2, 0.4]))
 def test_skipping_low_iou_pairs_never_changes_the_matches(raw, rule, lower):
     """match_batch skips pairs below iou_lower (anchor_overlaps(min_iou=...)); every rule
-    must match exactly as with the full pair list, small boxes and shared anchors included."""
-    from boxloc.matching import dense_matches, match_anchors, pair_cells
-    from boxloc.targets import match_batch
+    must match exactly as with the full pair list, small boxes and shared anchors included.
+    Every rule of the table is drawn: a rule whose ``forced_pairs`` is too narrow fails here."""
+    from boxloc.matching import dense_matches, pair_cells
     bb = BoundingBox((240, 240), c=[3, 4], anchor_shapes=[32, 64], iou_lower=lower)
     raw = sorted(raw)
     slice_index = np.array([s for s, *_ in raw])
@@ -126,6 +129,38 @@ def test_skipping_low_iou_pairs_never_changes_the_matches(raw, rule, lower):
     expected = dense(full[0], full[1], match_anchors(*full, slice_index, 3, n, 0.5, lower, rule))
     got = dense(*match_batch(boxes, slice_index, 3, anchors, 0.5, lower, rule))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_rule_added_to_the_table_alone_works_everywhere(monkeypatch):
+    """MATCH_RULES is the one table of rules: an entry added there and nowhere else is accepted
+    by BoundingBox and used by the matching and by the targets' pair pruning."""
+    masks = lesion_masks(4, seed=3)
+    for copy in ("seed", "torchvision"):
+        monkeypatch.setitem(MATCH_RULES, f"{copy}_again", MATCH_RULES[copy])
+        got = BoundingBox(**SEED_2021, match_rule=f"{copy}_again").convert_msk_to_box(masks)
+        expected = BoundingBox(**SEED_2021, match_rule=copy).convert_msk_to_box(masks)
+        assert list(got) == list(expected)
+        for key in expected:
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=f"{copy} {key}")
+
+
+def test_an_unknown_rule_is_refused_everywhere_naming_the_known_ones():
+    bb = BoundingBox(**SEED_2021)
+    boxes, slice_index = np.array([[40.0, 50, 90, 120]]), np.array([0])
+    pairs = anchor_overlaps(boxes, bb.anchor_set)
+    known = r"must be one of \['seed', 'torchvision', 'threshold'\], got 'hungarian'"
+    calls = [lambda: match_anchors(*pairs, slice_index, 1, len(bb.anchors), 0.5, 0.2, "hungarian"),
+             lambda: matching_pairs(boxes, slice_index, bb.anchor_set, 0.2, "hungarian"),
+             lambda: match_batch(boxes, slice_index, 1, bb.anchor_set, 0.5, 0.2, "hungarian"),
+             lambda: encode_targets(boxes, [1], slice_index, 1, bb.anchor_set, 1, 0.5, 0.2,
+                                    "hungarian")]
+    for call in calls:
+        with pytest.raises(ValueError, match="^rule " + known):
+            call()
+    with pytest.raises(ValueError, match="^match_rule " + known):
+        BoundingBox(**SEED_2021, match_rule="hungarian")
+    with pytest.raises(ValueError, match="forced_pairs"):
+        MatchRule(MATCH_RULES["seed"].match, forced_pairs="anchor")
 
 
 def test_min_iou_lists_every_pair_at_or_above_it():
