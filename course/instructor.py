@@ -42,11 +42,11 @@ from pathlib import Path
 
 try:
     import nbformat
-except ModuleNotFoundError:      # python3 outside the project's virtualenv: run.py makes it
-    if __name__ != "__main__" or os.environ.get("BOXLOC_IN_VENV"):
+except ModuleNotFoundError as missing:   # python3 outside the project's virtualenv
+    if __name__ != "__main__":
         raise
-    os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve().parents[1] / "run.py"),
-                              "instructor", *sys.argv[1:]])
+    from venv_rerun import rerun_in_venv
+    rerun_in_venv("instructor", missing)
 
 COURSE = Path(__file__).resolve().parent
 if str(COURSE) not in sys.path:             # the grading machinery: course/grader/

@@ -25,11 +25,11 @@ from pathlib import Path
 
 try:
     import nbformat
-except ModuleNotFoundError:      # python3 outside the project's virtualenv: run.py makes it
-    if __name__ != "__main__" or os.environ.get("BOXLOC_IN_VENV"):
+except ModuleNotFoundError as missing:   # python3 outside the project's virtualenv
+    if __name__ != "__main__":
         raise
-    os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve().parents[1] / "run.py"),
-                              "manage", *sys.argv[1:]])
+    from venv_rerun import rerun_in_venv
+    rerun_in_venv("manage", missing)
 from nbclient import NotebookClient
 
 COURSE = Path(__file__).resolve().parent
