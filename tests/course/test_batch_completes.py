@@ -210,6 +210,7 @@ def test_any_object_is_an_event_or_malformed(kind, fields):
 
 
 HONEST_EVENTS = [
+    {"event": "started"},
     {"event": "cell", "index": 3, "grade_id": "test_count_anchors", "status": "ok", "text": "✓\n",
      "flooded": False, "error": ""},
     {"event": "cell", "index": 9, "grade_id": None, "status": "skipped", "text": "time limit"},
@@ -278,7 +279,7 @@ def report_of(lines, killed=""):
 
 def right_answers(plan, exercises):
     """Report lines of a submission whose every exercise with an expected value is right."""
-    lines = []
+    lines = [{"event": "started"}]
     for exercise in exercises:
         entry = plan[exercise.grade_id]
         if exercise.judge is not None:
