@@ -188,24 +188,35 @@ def _pytest_counts(log_text):
 
 
 # Executes one notebook (argv[1]) in a folder (argv[2]) in the fast configuration; prints one
-# line, the JSON of {"seconds", "error"}: the first failing cell's number and error, or None.
+# line, the JSON of {"seconds", "slowest", "error"}: the slowest cell and its seconds, the first
+# failing cell's number and error (its first line), or None.
 NOTEBOOK_RUNNER = """
-import json, os, sys, time, nbformat
+import datetime, json, os, sys, time, nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 os.environ["BOXLOC_FAST"] = "1"
 nb = nbformat.read(sys.argv[1], as_version=4)
 start, error = time.perf_counter(), None
 try:
-    NotebookClient(nb, timeout=900, kernel_name="python3",
+    NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=True,
                    resources={"metadata": {"path": sys.argv[2]}}).execute()
 except CellExecutionError as failure:
     failed = [i for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
-    error = f"cell {failed[0] if failed else '?'}: {failure.ename}: {failure.evalue}"[:300]
+    first_line = (failure.evalue.splitlines() or [""])[0][:120]
+    error = f"cell {failed[0] if failed else '?'}: {failure.ename}: {first_line}"
 except Exception as failure:                                   # timeout, dead kernel
-    error = f"{type(failure).__name__}: {failure}"[:300]
-print(json.dumps({"seconds": round(time.perf_counter() - start), "error": error}))
+    error = f"{type(failure).__name__}: {failure}"[:200]
+def seconds(cell):
+    times = cell.get("metadata", {}).get("execution", {})
+    if "iopub.execute_input" not in times or "shell.execute_reply" not in times:
+        return 0
+    ended, began = (datetime.datetime.fromisoformat(times[k].replace("Z", "+00:00"))
+                    for k in ("shell.execute_reply", "iopub.execute_input"))
+    return (ended - began).total_seconds()
+slowest = max(range(len(nb.cells)), key=lambda i: seconds(nb.cells[i]))
+print(json.dumps({"seconds": round(time.perf_counter() - start), "error": error,
+                  "slowest": [slowest, round(seconds(nb.cells[slowest]))]}))
 sys.exit(1 if error else 0)
 """
 
@@ -226,8 +237,9 @@ def _execute_notebooks(py, env, log):
             outcomes[name] = "failed (the runner crashed; see the log)"
             continue
         run = json.loads(lines[-1])
-        outcomes[name] = (f"executed in {run['seconds']} s" if run["error"] is None
-                          else f"failed ({run['error']}) after {run['seconds']} s")
+        took = f"{run['seconds']} s (slowest: cell {run['slowest'][0]}, {run['slowest'][1]} s)"
+        outcomes[name] = (f"executed in {took}" if run["error"] is None
+                          else f"failed ({run['error']}) after {took}")
     return outcomes
 
 
