@@ -20,7 +20,6 @@ import signal
 import time
 from pathlib import Path
 
-ROOT = Path("/sys/fs/cgroup")
 PREFIX = "boxloc-sandbox"
 
 
@@ -107,9 +106,10 @@ class SandboxGroup:
     @classmethod
     def _v1(cls, mounts, name, memory_mb, processes):
         memory, pids = mounts.get(("cgroup", "memory")), mounts.get(("cgroup", "pids"))
-        if memory is None or pids is None:
+        own_memory, own_pids = _own_path("memory"), _own_path("pids")
+        if None in (memory, pids, own_memory, own_pids):
             return None
-        folders = [memory / _own_path("memory") / name, pids / _own_path("pids") / name]
+        folders = [memory / own_memory / name, pids / own_pids / name]
         for folder in folders:
             folder.mkdir()
         group = cls(folders, 1)

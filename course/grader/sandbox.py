@@ -114,6 +114,11 @@ def check_mounts(dirs, protected):
                                  f"lies inside the course folder {p}")
 
 
+def _own_uid(level):
+    """Whether sandboxes of ``level`` run as a uid of their own (the grader is root)."""
+    return level.startswith("namespaces-root")
+
+
 def _unshare(level):
     """The ``unshare`` command line that opens a sandbox's namespaces at ``level``."""
     user = ["--user", "--map-root-user"] if level.startswith("namespaces-user") else []
@@ -122,9 +127,8 @@ def _unshare(level):
 
 def _command(level, root, inputs, limits, uid, dirs, command):
     """The command line that builds a sandbox of ``level`` and runs ``command`` inside it."""
-    uid_level = level.startswith("namespaces-root")
     return [*_unshare(level), "sh", str(INIT), str(root), str(inputs), str(limits.disk_mb),
-            str(uid) if uid_level else "-", "none" if level.endswith(NO_PROC) else "fresh",
+            str(uid) if _own_uid(level) else "-", "none" if level.endswith(NO_PROC) else "fresh",
             *dirs, "--", *command]
 
 
@@ -133,7 +137,7 @@ def probe_levels(levels=None):
     for ``levels`` (default: every namespace level this user may try), best first, lazily."""
     if levels is None:
         levels = [level for level in LEVELS if level != "none"
-                  and (os.geteuid() == 0 or not level.startswith("namespaces-root"))]
+                  and (os.geteuid() == 0 or not _own_uid(level))]
     missing = [tool for tool in ("unshare", "setpriv", "pivot_root") if not shutil.which(tool)]
     for level in levels:
         yield level, (f"{', '.join(missing)} not found (util-linux)" if missing
@@ -273,8 +277,7 @@ def run(job, notebook_bytes, level, limits, slot=0, protected=(), data_dir=None)
         group = cgroups.SandboxGroup.create(f"slot{slot}", limits.sandbox_memory_mb,
                                             limits.processes)
         try:
-            result = _collect(command, cwd, env, limits, level.startswith("namespaces-root"),
-                              group)
+            result = _collect(command, cwd, env, limits, _own_uid(level), group)
             result.capped = "control group" if group else "per process"
             result.oom_kills = group.oom_kills() if group else 0
         finally:

@@ -75,7 +75,7 @@ def overlaid_environment(version):
 
 
 @pytest.fixture(scope="module")
-def reference_outputs(tmp_path_factory):
+def reference_outputs():
     """The reference detector's outputs on a fixed input, read with this environment's Keras
     straight from the .keras file (architecture and weights as they were saved)."""
     from boxloc.saving import reference_path
