@@ -1,12 +1,12 @@
 """Hidden cases of assignment 1 (anchors): instructor only, never released or sent to students.
 
 Each exercise's cases start with the visible ones; the rest are drawn from the grading secret's
-generator ``rng`` (see course/grader/spec.py).
+generator ``rng`` (see course/classroom/grader/spec.py).
 """
 
 import numpy as np
 
-from grader.spec import Exercise, call, value
+from classroom.grader.spec import Exercise, call, value
 
 
 def count_anchors_cases(rng):

@@ -1,6 +1,6 @@
 """Hidden cases of assignment 2 (network): instructor only, never released or sent to students."""
 
-from grader.spec import Exercise, call
+from classroom.grader.spec import Exercise, call
 
 
 def random_shape(rng, low=64, high=320):

@@ -5,7 +5,7 @@ computed in float32 by the judge: hence the 1e-4 tolerance."""
 
 import numpy as np
 
-from grader.spec import Exercise, call
+from classroom.grader.spec import Exercise, call
 
 
 def focal_cases(rng):

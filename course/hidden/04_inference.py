@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader.spec import Exercise, call, value
+from classroom.grader.spec import Exercise, call, value
 
 TOY_BOXES = [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 20]]
 TOY_SCORES = [0.9, 0.8, 0.7, 0.95]

@@ -1,5 +1,5 @@
 """Can the grader read this notebook? The checks a student runs before handing in, and the ones
-the instructor's tools repair before grading (``course/repairs.py`` calls the same functions).
+the instructor's tools repair before grading (``course/classroom/repairs.py`` calls the same functions).
 
 A notebook is a plain dict in nbformat 4 JSON (``nbformat.NotebookNode`` works too); pure
 Python, no NumPy, TensorFlow or nbgrader. The release notebook carries a *manifest*

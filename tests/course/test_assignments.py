@@ -8,8 +8,7 @@ import json
 import nbformat
 import pytest
 
-from grading import (COURSE, ROOT, fill, grade, make_course, release_points, scores, solution_cells,
-                     submit)
+from course_helpers import COURSE, ROOT, fill, grade, make_course, release_points, scores, solution_cells, submit
 
 # Per assignment: notebook, points per test cell, a partial submission (solution cells kept;
 # None where the earlier assignments already show it, to keep the suite fast), typical

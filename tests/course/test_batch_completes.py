@@ -18,10 +18,11 @@ from hypothesis import given, settings, strategies as st
 
 from boxloc.exercises import (HUGE_NUMBER, MANY_FOR_ONE, TEXT_FOR_NUMBER, UNCOMPARABLE, Mismatch,
                               compare, difference)
-from grading import COURSE, INSTRUCTOR
+from classroom import exporting, grading
+from classroom.layout import CourseFolder
+from course_helpers import COURSE
 
-sys.path.insert(0, str(COURSE))
-from grader import batch, events, integrity, judge, plain, records, sandbox, spec  # noqa: E402
+from classroom.grader import batch, events, integrity, judge, plain, records, sandbox, spec
 
 ASSIGNMENT = "01_anchors"
 RELEASE = nbformat.read(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", as_version=4)
@@ -75,7 +76,7 @@ def judged_exercises():
     expected values need Keras), and an ``exact`` exercise."""
     found = []
     for assignment in ("01_anchors", "04_inference"):
-        exercises = spec.load(spec.hidden_file(COURSE, assignment))
+        exercises = spec.load(CourseFolder(COURSE).hidden_file(assignment))
         cases = spec.draw_cases(exercises, "property")
         for exercise in exercises:
             if exercise.judge is not None:
@@ -112,7 +113,7 @@ def recorded(value):
 @given(got=answers)
 def test_every_exercise_gives_any_answer_a_verdict(exercise, wanted, got):
     cases = len(wanted) if exercise.record.calls else 1
-    found = judge.verdict(exercise, [recorded(got)] * cases, wanted, plain)
+    found = judge.verdict(exercise, [recorded(got)] * cases, wanted)
     assert type(found["passed"]) is bool and found["cases"] == cases
     assert all(type(p) is str for p in found["problems"] + found["odd"])
 
@@ -131,7 +132,7 @@ records_of_any_form = st.lists(st.one_of(
 @given(records_of_any_form, st.sampled_from(JUDGED))
 def test_forged_records_get_a_verdict(results, judged):
     exercise, wanted = judged
-    found = judge.verdict(exercise, results, wanted, plain)
+    found = judge.verdict(exercise, results, wanted)
     assert found["passed"] is False or results
 
 
@@ -147,7 +148,7 @@ def test_forged_records_get_a_verdict(results, judged):
     (float("nan"), 1.0, "number", ""), (None, 3, "number", "")])
 def test_odd_answers_are_wrong_and_say_why(got, expected, kind, odd):
     exercise = spec.Exercise("t", spec.value("x"), expected=expected, kind=kind)
-    found = judge.verdict(exercise, [recorded(got)], expected, plain)
+    found = judge.verdict(exercise, [recorded(got)], expected)
     assert not found["passed"]
     assert found["odd"] == ([f"case 1: {odd}"] if odd else [])
 
@@ -168,7 +169,7 @@ def test_a_uint64_that_wrapped_around_is_not_minus_one():
 def test_a_case_that_did_not_finish_says_so_instead_of_the_expected_value():
     exercise = spec.Exercise("t", spec.call("f"), lambda rng: [], expected=lambda n: n, visible=2)
     results = [{"ok": 1}, {"timeout": 3.0}, {"skipped": "after_unfinished"}, {"skipped": "after_unfinished"}]
-    found = judge.verdict(exercise, results, [1, 2, 3, 4], plain)
+    found = judge.verdict(exercise, results, [1, 2, 3, 4])
     assert found["visible"] == [{"case": 1, "passed": True, "expected": "1"},
                                 {"case": 2, "passed": False, "expected": "2",
                                  "note": "did not finish within 3 s"}]
@@ -363,7 +364,7 @@ def test_a_judge_failure_names_the_student_and_the_class_is_judged(tmp_path, mon
     answers = {"alice": {"test_refinement": [{"ok": "b"}]},
                "mallory": {"test_refinement": [{"ok": "boom"}]}}
     request = tmp_path / "request.json"
-    request.write_text(json.dumps({"hidden": str(spec.hidden_file(COURSE, ASSIGNMENT)),
+    request.write_text(json.dumps({"hidden": str(CourseFolder(COURSE).hidden_file(ASSIGNMENT)),
                                    "cases": cases, "answers": answers}))
     real = judge.verdict
 
@@ -403,7 +404,7 @@ def test_a_student_the_judge_failed_on_is_named_everywhere_and_graded_by_hand(tm
                           [alice, mallory], {"anchors": RELEASE})
     assert "the judge failed on mallory (RuntimeError: x)" in capsys.readouterr().err
     assert mallory.not_graded == "the judge failed: RuntimeError: x" and not alice.not_graded
-    assert INSTRUCTOR.write_results(course, ASSIGNMENT, {"alice": [], "mallory": []},
+    assert grading.write_results(course, ASSIGNMENT, {"alice": [], "mallory": []},
                                     [alice, mallory], {"anchors": RELEASE}, "none") == 0
     assert "NOT GRADED: mallory / anchors: the judge failed" in capsys.readouterr().out
     report = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
@@ -412,13 +413,13 @@ def test_a_student_the_judge_failed_on_is_named_everywhere_and_graded_by_hand(tm
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         grades = gradebook.find_submission(ASSIGNMENT, "mallory").notebooks[0].grades
         assert {(g.auto_score, g.needs_manual_grade) for g in grades} == {(None, True)}
-    assert INSTRUCTOR.export(course, ASSIGNMENT, tmp_path / "grades.csv") == 0   # integrity holds
+    assert exporting.export(course, ASSIGNMENT, tmp_path / "grades.csv") == 0   # integrity holds
     rows = (tmp_path / "grades.csv").read_text().splitlines()
     points = records.points_of(RELEASE)
     assert rows[1] == ",".join(["alice", *(f"{p:g}" for p in points.values()),
                                 f"{sum(points.values()):g}", ""])
     assert rows[2] == "mallory" + "," * (len(points) + 2) + "judge_failed:anchors"
-    INSTRUCTOR.feedback(course, ASSIGNMENT)
+    exporting.feedback(course, ASSIGNMENT)
     page = (course / "feedback" / "mallory" / ASSIGNMENT / "anchors.html").read_text()
     assert "not graded automatically: a teaching assistant grades this notebook" in page
     assert "RuntimeError" not in page

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from grading import COURSE
+from classroom import grading
+from classroom.layout import CourseFolder
+from course_helpers import COURSE
 
-sys.path.insert(0, str(COURSE))
-from grader import batch, judge, plain, sandbox, spec, tamper  # noqa: E402
+from classroom.grader import batch, judge, plain, sandbox, spec, tamper
 
 ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir())
 
@@ -114,20 +115,20 @@ def test_letters_are_read_in_any_case(got, right):
 def test_a_verdict_needs_every_case_and_says_which_failed():
     exercise = spec.Exercise("t", spec.call("f"), lambda rng: [[1], [2]], expected=lambda n: n * 2,
                              visible=1)
-    ok = judge.verdict(exercise, [{"ok": 2}, {"ok": 4}], [2, 4], plain)
+    ok = judge.verdict(exercise, [{"ok": 2}, {"ok": 4}], [2, 4])
     assert ok == {"passed": True, "cases": 2, "failed": 0, "hidden_failed": 0, "problems": [],
                   "visible": [{"case": 1, "passed": True, "expected": "2"}], "hidden_notes": [],
                   "odd": []}
-    bad = judge.verdict(exercise, [{"ok": 2}, {"error": "ZeroDivisionError: x"}], [2, 4], plain)
+    bad = judge.verdict(exercise, [{"ok": 2}, {"error": "ZeroDivisionError: x"}], [2, 4])
     assert not bad["passed"] and bad["failed"] == bad["hidden_failed"] == 1
     assert "case 2" in bad["problems"][0] and bad["visible"][0]["passed"]
-    wrong_visible = judge.verdict(exercise, [{"ok": 3}, {"ok": 4}], [2, 4], plain)
+    wrong_visible = judge.verdict(exercise, [{"ok": 3}, {"ok": 4}], [2, 4])
     assert wrong_visible["visible"] == [{"case": 1, "passed": False, "expected": "2"}]
     assert wrong_visible["hidden_failed"] == 0
-    assert not judge.verdict(exercise, [{"ok": 2}], [2, 4], plain)["passed"]          # one missing
-    assert not judge.verdict(exercise, None, [2, 4], plain)["passed"]                 # not recorded
+    assert not judge.verdict(exercise, [{"ok": 2}], [2, 4])["passed"]          # one missing
+    assert not judge.verdict(exercise, None, [2, 4])["passed"]                 # not recorded
     forged = [{"ok": {"$array": {"dtype": "object", "shape": [], "data": []}}}, {"ok": 4}]
-    assert not judge.verdict(exercise, forged, [2, 4], plain)["passed"]
+    assert not judge.verdict(exercise, forged, [2, 4])["passed"]
 
 
 # ---------------------------------------------------------------- hidden tests
@@ -148,7 +149,7 @@ def test_every_test_cell_has_its_hidden_side_and_cases_depend_on_the_secret(assi
 
 def test_a_test_cell_without_a_hidden_side_stops_grading():
     release = {"anchors": nbformat.read(COURSE / "release" / "01_anchors" / "anchors.ipynb", 4)}
-    exercises = spec.load(spec.hidden_file(COURSE, "01_anchors"))[1:]
+    exercises = spec.load(CourseFolder(COURSE).hidden_file("01_anchors"))[1:]
     with pytest.raises(SystemExit, match="test_count_anchors"):
         batch.check_exercises(exercises, release, "01_anchors")
 
@@ -190,7 +191,7 @@ def test_the_scan_names_each_attempt(code, flag):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_solutions_raise_no_flag(assignment):
-    from grading import ROOT
+    from course_helpers import ROOT
     release = nbformat.read(next((COURSE / "release" / assignment).glob("*.ipynb")), as_version=4)
     solution = nbformat.read(next((ROOT / "solutions" / assignment).glob("*.ipynb")), as_version=4)
     assert tamper.scan_notebook(solution, release) == []
@@ -214,11 +215,10 @@ def test_the_course_folder_is_never_mounted_into_a_sandbox(tmp_path):
 
 
 def test_no_sandbox_means_no_grading_unless_the_instructor_accepts_it(monkeypatch, capsys):
-    from grading import INSTRUCTOR
     monkeypatch.setattr(sandbox, "detect_level", lambda problems=None: "none")
     with pytest.raises(SystemExit, match="--allow-unsandboxed"):
-        INSTRUCTOR.sandbox_level(False)
-    assert INSTRUCTOR.sandbox_level(True) == "none"
+        grading.sandbox_level(False)
+    assert grading.sandbox_level(True) == "none"
     assert "WARNING" in capsys.readouterr().err
 
 
@@ -248,7 +248,7 @@ def test_where_proc_cannot_be_mounted_the_level_is_found_by_starting_the_sandbox
     trial of ``unshare`` alone passes, so only starting the real sandbox tells."""
     out = in_a_runtime_that_refuses_proc_mounts(
         "import json, subprocess\n"
-        "from grader import sandbox\n"
+        "from classroom.grader import sandbox\n"
         "trial = subprocess.run(sandbox._unshare('namespaces-user') + ['true']).returncode\n"
         "problems = {}\n"
         "level = sandbox.detect_level(['namespaces-user', 'namespaces-user-no-proc'], problems)\n"
@@ -267,7 +267,7 @@ def test_a_sandbox_that_does_not_start_is_not_a_zero_and_stops_the_batch(tmp_pat
         "import json, sys\n"
         "from pathlib import Path\n"
         "import nbformat\n"
-        "from grader import batch, sandbox\n"
+        "from classroom.grader import batch, sandbox\n"
         f"release = nbformat.read({str(release_path)!r}, as_version=4)\n"
         f"subs = [batch.Submission(f's{{i}}', 'anchors', Path({str(release_path)!r})) for i in range(5)]\n"
         "_, _, plan = batch.plan_for(Path(" + repr(str(COURSE)) + "), '01_anchors', {'anchors': release}, 's')\n"
@@ -298,7 +298,7 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
     """A solved notebook with one extra cell that looks for the course, graded at each level."""
     if level.startswith("namespaces-root") and sandbox.detect_level() != "namespaces-root":
         pytest.skip("the grader does not run as root here")
-    from grading import fill, solution_cells
+    from course_helpers import fill, solution_cells
     release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
     release = nbformat.read(release_path, as_version=4)
     nb = fill(release_path, solution_cells(COURSE / "source" / "01_anchors" / "anchors.ipynb"))
@@ -341,7 +341,7 @@ def test_workers_are_as_many_as_fit_in_memory(monkeypatch):
 def test_a_control_group_caps_the_whole_sandbox_not_each_process():
     """Two children of 200 MB each fit a 300 MB per-process rule but not a 300 MB group; the
     process cap counts the sandbox's processes together."""
-    from grader import cgroups
+    from classroom.grader import cgroups
     group = cgroups.SandboxGroup.create("test", memory_mb=300, processes=40)
     if group is None:
         pytest.skip("this host lets the grader create no control group (per-process limits only)")
@@ -371,7 +371,7 @@ def test_a_control_group_caps_the_whole_sandbox_not_each_process():
 
 
 def test_no_control_group_where_the_host_offers_none(tmp_path):
-    from grader import cgroups
+    from classroom.grader import cgroups
     assert cgroups.SandboxGroup.create("x", 100, 10, mounts={}) is None
     read_only = tmp_path / "memory"
     read_only.mkdir()
@@ -384,12 +384,12 @@ def test_a_memory_hog_costs_only_its_own_sandbox(tmp_path):
     """A hog (four children of 600 MB under a 1.5 GB sandbox cap) and an honest classmate
     graded side by side: the hog's children are ended and flagged, the classmate keeps every
     mark."""
-    from grader import cgroups
+    from classroom.grader import cgroups
     probe = cgroups.SandboxGroup.create("probe", 100, 10)
     if probe is None:
         pytest.skip("this host lets the grader create no control group (per-process limits only)")
     probe.close()
-    from grading import fill, solution_cells
+    from course_helpers import fill, solution_cells
     release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
     release = nbformat.read(release_path, as_version=4)
     answers = solution_cells(COURSE / "source" / "01_anchors" / "anchors.ipynb")

@@ -24,8 +24,9 @@ import nbformat
 import pytest
 
 from boxloc.exercises import HUGE_NUMBER, MANY_FOR_ONE, TEXT_FOR_NUMBER
-from grading import (COURSE, HOSTILE_TEXTS, INSTRUCTOR, control_characters, fill, formula_cells,
-                     grade, make_course, release_points, scores, solution_cells, submit)
+from classroom import collecting, commands, grading
+from classroom.layout import CourseFolder
+from course_helpers import COURSE, HOSTILE_TEXTS, control_characters, fill, formula_cells, grade, make_course, release_points, scores, solution_cells, submit
 
 ASSIGNMENT = "01_anchors"
 SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
@@ -50,7 +51,7 @@ def attacks(course):
     """name -> (code of an extra cell placed right after the setup cell, flags it must raise[,
     solution cells answered otherwise])."""
     c = str(course)
-    grader = str(COURSE / "grader")
+    grader = str(COURSE / "classroom")
     return {
         "rebind_check": ("check = lambda *args, **kwargs: None", {"rebinding"}),
         "patch_comparisons": ("import boxloc.exercises as E\n"
@@ -160,15 +161,15 @@ def batch(tmp_path_factory):
         submit(course, name, ASSIGNMENT, hostile(release, code, *answers))
     if os.path.exists(PWNED):
         os.remove(PWNED)
-    before = fingerprint(course, COURSE / "grader", COURSE / "hidden")
+    before = fingerprint(course, COURSE / "classroom", COURSE / "hidden")
     output, grades = io.StringIO(), course.parent / "grades.csv"
     with redirect_stdout(output), redirect_stderr(output):      # what the instructor would see
         status = grade(course, ASSIGNMENT, "--timeout", str(TIMEOUT), "--workers", "2")
-        INSTRUCTOR.main(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
-        exported = INSTRUCTOR.main(["export", "--assignment", ASSIGNMENT, "--csv", str(grades),
+        commands.instructor(["feedback", "--assignment", ASSIGNMENT, "--course", str(course)])
+        exported = commands.instructor(["export", "--assignment", ASSIGNMENT, "--csv", str(grades),
                                     "--course", str(course)])
     print(output.getvalue())                                    # shown by pytest on a failure
-    after = fingerprint(course, COURSE / "grader", COURSE / "hidden")
+    after = fingerprint(course, COURSE / "classroom", COURSE / "hidden")
     report = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
     return {"course": course, "status": status, "before": before, "after": after,
             "report": report, "attacks": planned, "output": output.getvalue(),
@@ -199,7 +200,7 @@ def test_the_flags_name_the_attempt(batch, name):
 
 
 def test_flag_names_come_from_the_vocabulary(batch):
-    from grader.flag_names import FLAG_NAMES, UNKNOWN_FLAG
+    from classroom.grader.flag_names import FLAG_NAMES, UNKNOWN_FLAG
     raised = {f["flag"] for found in batch["report"].values() for f in found}
     assert raised <= set(FLAG_NAMES) | {UNKNOWN_FLAG}, raised - set(FLAG_NAMES)
 
@@ -236,7 +237,7 @@ def test_honest_wrong_and_blank_raise_no_flags(batch):
 def test_nothing_outside_the_sandboxes_changed(batch):
     import time
     time.sleep(4)                                  # past the detached writer's delay
-    assert batch["before"] == fingerprint(batch["course"], COURSE / "grader", COURSE / "hidden")
+    assert batch["before"] == fingerprint(batch["course"], COURSE / "classroom", COURSE / "hidden")
     assert batch["before"] == batch["after"]
     assert not (batch["course"] / "pwned").exists()
     assert not os.path.exists(PWNED)
@@ -244,9 +245,7 @@ def test_nothing_outside_the_sandboxes_changed(batch):
 
 
 def test_no_process_of_a_sandbox_outlives_the_batch(batch):
-    import sys
-    sys.path.insert(0, str(COURSE))
-    from grader import sandbox
+    from classroom.grader import sandbox
     running = sandbox.process_counts()
     assert not {uid for uid in running if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + 64}
 
@@ -263,11 +262,9 @@ def test_no_hidden_test_or_course_file_reached_a_submissions_output(batch):
 
 def hidden_fragments():
     """Texts that would betray a hidden case of assignment 1: its inputs and expected values."""
-    import sys
-    sys.path.insert(0, str(COURSE))
-    from grader import spec
-    exercises = spec.load(spec.hidden_file(COURSE, ASSIGNMENT))
-    cases = spec.draw_cases(exercises, INSTRUCTOR.DEFAULT_SECRET)
+    from classroom.grader import spec
+    exercises = spec.load(CourseFolder(COURSE).hidden_file(ASSIGNMENT))
+    cases = spec.draw_cases(exercises, grading.DEFAULT_SECRET)
     fragments = set()
     for exercise in exercises:
         for case in cases.get(exercise.grade_id, [])[exercise.visible:]:
@@ -310,7 +307,7 @@ def test_collect_never_writes_outside_and_reports_links_and_bombs(tmp_path):
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(link, str(COURSE / "source" / ASSIGNMENT / "anchors.ipynb"))
         zf.writestr("bomb_anchors.ipynb", b"{" + b" " * 60_000_000 + b"}")
-    report = INSTRUCTOR.collect(archive, ASSIGNMENT, course)
+    report = collecting.collect(archive, ASSIGNMENT, course)
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.ipynb")
                      if "release" not in p.parts)
     assert written == ["course/submitted/absolute/01_anchors/anchors.ipynb",
@@ -321,7 +318,7 @@ def test_collect_never_writes_outside_and_reports_links_and_bombs(tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "mallory_anchors.ipynb").symlink_to(COURSE / "source" / ASSIGNMENT / "anchors.ipynb")
-    report = INSTRUCTOR.collect(folder, ASSIGNMENT, course)
+    report = collecting.collect(folder, ASSIGNMENT, course)
     assert [s for s, _ in report["link"]] == ["mallory_anchors.ipynb"]
     assert not (course / "submitted" / "mallory").exists()
 
@@ -360,7 +357,7 @@ def collected(course):
 
 
 def test_collect_shortens_long_and_odd_zip_names_and_collects_the_rest(tmp_path, capsys):
-    collect_module = INSTRUCTOR._collect
+    collect_module = collecting
     good = nbformat.writes(fill(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", SOLUTIONS))
     long_start = "Long Name " + "a" * 290
     ordinary = {"amy_anchors.ipynb": "amy", "Copy of anchors - Ben.ipynb": "ben",
@@ -377,7 +374,7 @@ def test_collect_shortens_long_and_odd_zip_names_and_collects_the_rest(tmp_path,
 
     course = tmp_path / "course"
     shutil.copytree(COURSE / "release", course / "release")
-    report = INSTRUCTOR.collect(archive, ASSIGNMENT, course)
+    report = collecting.collect(archive, ASSIGNMENT, course)
     short = [collect_module.short_id(collect_module.student_id(n, ["anchors", ASSIGNMENT]))
              for n in shortened]
     assert len(set(short)) == 4 and all(len(s) == collect_module.MAX_ID_LENGTH for s in short)
@@ -394,9 +391,9 @@ def test_collect_shortens_long_and_odd_zip_names_and_collects_the_rest(tmp_path,
 
     again = tmp_path / "again"                             # same input, same output
     shutil.copytree(COURSE / "release", again / "release")
-    INSTRUCTOR.collect(archive, ASSIGNMENT, again)
+    collecting.collect(archive, ASSIGNMENT, again)
     assert collected(again) == collected(course)
-    unchanged = INSTRUCTOR.collect(archive, ASSIGNMENT, course)["unchanged"]
+    unchanged = collecting.collect(archive, ASSIGNMENT, course)["unchanged"]
     assert len(unchanged) == len(report["copied"])
     names = tmp_path / "names.csv"                        # --map names are shortened the same way
     names.write_text(f"file,student\namy_anchors.ipynb,{'Zed ' * 40}\n")
@@ -408,7 +405,7 @@ def test_collect_shortens_long_and_odd_zip_names_and_collects_the_rest(tmp_path,
         zf.writestr("kim_anchors.ipynb", '{"cells": "AAAA"}')
         zf.writestr("lea_anchors.ipynb", good)
     damaged.write_bytes(damaged.read_bytes().replace(b"AAAA", b"BBBB"))
-    report = INSTRUCTOR.collect(damaged, ASSIGNMENT, course)
+    report = collecting.collect(damaged, ASSIGNMENT, course)
     assert [s for s, _ in report["unreadable"]] == ["kim_anchors.ipynb"]
     assert [s for s, _ in report["copied"]] == ["lea_anchors.ipynb"]
     flagged = tmp_path / "flagged.zip"        # flagged UTF-8 but not: zipfile refuses the archive
@@ -416,12 +413,12 @@ def test_collect_shortens_long_and_odd_zip_names_and_collects_the_rest(tmp_path,
         zf.writestr("é_anchors.ipynb", good)
     assert flagged.read_bytes().count("é".encode()) == 2
     flagged.write_bytes(flagged.read_bytes().replace("é".encode(), b"\xff\xfe"))
-    report = INSTRUCTOR.collect(flagged, ASSIGNMENT, course)
+    report = collecting.collect(flagged, ASSIGNMENT, course)
     assert [s for s, _ in report["unreadable"]] == ["flagged.zip"]
 
 
 def test_collect_survives_odd_names_and_paths_too_long_in_a_folder(tmp_path, capsys):
-    collect_module = INSTRUCTOR._collect
+    collect_module = collecting
     good = nbformat.writes(fill(COURSE / "release" / ASSIGNMENT / "anchors.ipynb", SOLUTIONS))
     folder = tmp_path / "downloads"
     (folder / "carl").mkdir(parents=True)
@@ -448,7 +445,7 @@ def test_collect_survives_odd_names_and_paths_too_long_in_a_folder(tmp_path, cap
 
     course = tmp_path / "course"
     shutil.copytree(COURSE / "release", course / "release")
-    report = INSTRUCTOR.collect(folder, ASSIGNMENT, course)
+    report = collecting.collect(folder, ASSIGNMENT, course)
     assert collected(course) == sorted(["amy", "carl", collect_module.short_id(long_id),
                                         "31mrita", "quinn"])
     assert {s for s, _ in report["renamed"]} == {expanding, "\x1b[31mrita_anchors.ipynb",

@@ -4,7 +4,6 @@ gradebook), export the CSV and the HTML feedback."""
 
 import copy
 import csv
-import importlib.util
 import json
 import shutil
 import zipfile
@@ -12,11 +11,9 @@ import zipfile
 import nbformat
 import pytest
 
-from grading import COURSE, copy_course, fast_environment, fill, release_points, scores, solution_cells
+from classroom import collecting, commands, repairs
+from course_helpers import COURSE, copy_course, fast_environment, fill, release_points, scores, solution_cells
 
-spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
-instructor = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(instructor)
 
 ASSIGNMENT = "01_anchors"
 SOURCE = COURSE / "source" / ASSIGNMENT / "anchors.ipynb"
@@ -144,14 +141,14 @@ def run(tmp_path_factory):
     course = new_course(folder)
     opts = ["--course", str(course)]
     with fast_environment(course):
-        results = {"release": instructor.main(["release", *opts])}
+        results = {"release": commands.instructor(["release", *opts])}
         downloads, archive = write_downloads(folder, course / "release" / ASSIGNMENT / "anchors.ipynb")
-        results["folder"] = instructor.collect(downloads, ASSIGNMENT, course)
-        results["zip"] = instructor.collect(archive, ASSIGNMENT, course)
-        results["grade"] = instructor.main(["grade", "--assignment", ASSIGNMENT, "--timeout", "30", *opts])
-        results["export"] = instructor.main(["export", "--assignment", ASSIGNMENT,
+        results["folder"] = collecting.collect(downloads, ASSIGNMENT, course)
+        results["zip"] = collecting.collect(archive, ASSIGNMENT, course)
+        results["grade"] = commands.instructor(["grade", "--assignment", ASSIGNMENT, "--timeout", "30", *opts])
+        results["export"] = commands.instructor(["export", "--assignment", ASSIGNMENT,
                                              "--csv", str(folder / "grades.csv"), *opts])
-        results["feedback"] = instructor.main(["feedback", "--assignment", ASSIGNMENT, *opts])
+        results["feedback"] = commands.instructor(["feedback", "--assignment", ASSIGNMENT, *opts])
     results["course"], results["csv"] = course, folder / "grades.csv"
     results["report"] = json.loads((course / "reports" / ASSIGNMENT / "grading.json").read_text())
     return results
@@ -165,7 +162,7 @@ def run(tmp_path_factory):
     ("José-Núñez.ipynb", "jose_nunez"), ("wrap/01_anchors_heidi.ipynb", "heidi"),
     ("Copy of anchors.ipynb", None), ("anchors (1).ipynb", None)])
 def test_student_id_naming_rule(name, student):
-    assert instructor.student_id(name, ["anchors", ASSIGNMENT]) == student
+    assert collecting.student_id(name, ["anchors", ASSIGNMENT]) == student
 
 
 def test_release_command_generates_the_release(run):
@@ -198,21 +195,21 @@ def test_collect_never_overwrites_silently(tmp_path):
     nbformat.write(solved(release), second / "Copy of anchors - ben.ipynb")
     nbformat.write(fill(release, {}), second / "ben.ipynb")
     target = course / "submitted" / "amy" / ASSIGNMENT / "anchors.ipynb"
-    assert instructor.main(["collect", str(first), "--assignment", ASSIGNMENT, "--course", str(course)]) == 0
+    assert commands.instructor(["collect", str(first), "--assignment", ASSIGNMENT, "--course", str(course)]) == 0
     original = target.read_bytes()
-    assert instructor.collect(first, ASSIGNMENT, course)["unchanged"]
-    report = instructor.collect(second, ASSIGNMENT, course)
+    assert collecting.collect(first, ASSIGNMENT, course)["unchanged"]
+    report = collecting.collect(second, ASSIGNMENT, course)
     assert target.read_bytes() == original and [s for s, _ in report["kept"]] == ["amy.ipynb"]
     assert sorted(s for s, _ in report["conflict"]) == ["Copy of anchors - ben.ipynb", "ben.ipynb"]
     assert all("'Copy of anchors - ben.ipynb', 'ben.ipynb'" in note for _, note in report["conflict"])
     assert not (course / "submitted" / "ben").exists()
     mapping = tmp_path / "map.csv"                 # the instructor says who is who
     mapping.write_text("file,student\nben.ipynb,Ben Old\n")
-    assert instructor.main(["collect", str(second), "--assignment", ASSIGNMENT, "--course", str(course),
+    assert commands.instructor(["collect", str(second), "--assignment", ASSIGNMENT, "--course", str(course),
                             "--map", str(mapping)]) == 1          # amy's file still differs: kept
     assert (course / "submitted" / "ben_old" / ASSIGNMENT / "anchors.ipynb").exists()
     assert (course / "submitted" / "ben" / ASSIGNMENT / "anchors.ipynb").exists()
-    assert instructor.collect(second, ASSIGNMENT, course, force=True)["replaced"]
+    assert collecting.collect(second, ASSIGNMENT, course, force=True)["replaced"]
     assert target.read_bytes() != original
 
 
@@ -221,7 +218,7 @@ def test_unreadable_download_is_reported(tmp_path):
     shutil.copytree(COURSE / "release", course / "release")
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "cy.ipynb").write_text("{ not json")
-    report = instructor.collect(tmp_path / "in", ASSIGNMENT, course)
+    report = collecting.collect(tmp_path / "in", ASSIGNMENT, course)
     assert report["unreadable"] and not (course / "submitted").exists()
 
 
@@ -304,7 +301,7 @@ def test_repair_puts_deleted_cells_back_in_place():
     nb.cells = [c for c in nb.cells if gid(c) not in ("setup", "refinement", "test_refinement")]
     stray = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": "from_2019"}})
     nb.cells.append(stray)
-    found = {(f["flag"], f["cell"]) for f in instructor.repair(nb, release, "anchors")}
+    found = {(f["flag"], f["cell"]) for f in repairs.repair(nb, release, "anchors")}
     assert found == {("restored_locked", "setup"), ("missing_solution", "refinement"),
                      ("restored", "test_refinement"), ("unknown_id", "from_2019")}
     assert position(nb, "setup") == position(release, "setup")          # imports run first
@@ -332,7 +329,7 @@ def test_export_refuses_a_gradebook_changed_after_grading(run, tmp_path, tamper,
             gradebook.find_grade_cell("test_refinement", "anchors", ASSIGNMENT).max_score = 10
         gradebook.db.commit()
     options = ["export", "--assignment", ASSIGNMENT, "--csv", str(tmp_path / "g.csv"), "--course", str(course)]
-    assert instructor.main(options) == 1
+    assert commands.instructor(options) == 1
     assert message in capsys.readouterr().err and not (tmp_path / "g.csv").exists()
     if tamper == "manual":                     # set on purpose in formgrader: accepted when asked
-        assert instructor.main(options + ["--accept-manual-scores"]) == 0
+        assert commands.instructor(options + ["--accept-manual-scores"]) == 0

@@ -12,9 +12,9 @@ import zipfile
 import nbformat
 import pytest
 
-from grading import COURSE
+from course_helpers import COURSE
 
-PRIVATE = ["course/instructor.py", "course/grader/__init__.py", "course/hidden/01_anchors.py",
+PRIVATE = ["course/instructor.py", "course/classroom/grader/__init__.py", "course/hidden/01_anchors.py",
            "lib/pyproject.toml"]
 STUDENT_EDITION = ["course/release/01_anchors/anchors.ipynb", "lib/pyproject.toml", "README.md"]
 TOKEN = "github_pat_never_stored_123"
@@ -60,7 +60,7 @@ def test_an_uploaded_zip_of_the_private_course_is_unpacked(tmp_path, monkeypatch
 
 def test_the_student_edition_is_refused_before_anything_runs(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match=r"not the private course: it has no course/instructor.py, "
-                                         r"course/grader, course/hidden.*student edition"):
+                                         r"course/classroom/grader, course/hidden.*student edition"):
         run_fetch(tmp_path, monkeypatch, upload=zipped(STUDENT_EDITION))
 
 
@@ -90,7 +90,7 @@ def test_a_failed_clone_says_why_without_the_token(tmp_path, monkeypatch):
 
 def test_the_notebook_checks_the_sandbox_before_the_first_submission():
     cells = notebook_cells()
-    check = next(i for i, s in enumerate(cells) if "instructor.sandbox_level(" in s)
+    check = next(i for i, s in enumerate(cells) if "grading.sandbox_level(" in s)
     upload = next(i for i, s in enumerate(cells) if "SUBMISSIONS = " in s)
     grade = next(i for i, s in enumerate(cells) if '"grade"' in s)
     assert check < upload < grade

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from boxloc.exercises import check
-from grading import COURSE, INSTRUCTOR  # noqa: F401  (loading the instructor makes grader importable)
+from classroom.layout import CourseFolder
+from course_helpers import COURSE
 
 
 def cells(assignment):
@@ -31,10 +32,10 @@ def typed_by_a_student(answer):
 
 
 def choice_exercises():
-    from grader import spec
+    from classroom.grader import spec
     return [(assignment, exercise) for assignment in ("01_anchors", "02_network", "03_training",
                                                       "04_inference")
-            for exercise in spec.load(spec.hidden_file(COURSE, assignment))
+            for exercise in spec.load(CourseFolder(COURSE).hidden_file(assignment))
             if exercise.kind == "choice"]
 
 
@@ -95,7 +96,7 @@ def test_the_focal_loss_comparison_is_a_check():
     """The text compares the student's masked focal loss with the library's: a disagreement
     must fail the cell, not only print two numbers."""
     source = graded_cell("03_training", "test_masked_mean")
-    from grading import solution_cells
+    from course_helpers import solution_cells
     (path,) = sorted((COURSE / "source" / "03_training").glob("*.ipynb"))
     answers = solution_cells(path)
     from boxloc.losses import FocalLoss

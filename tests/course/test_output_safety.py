@@ -11,7 +11,6 @@ none of them raw, and every flag name shown is from the fixed vocabulary.
 import csv
 import io
 import json
-import sys
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -19,14 +18,13 @@ import nbformat
 import pytest
 from hypothesis import given, strategies as st
 
-from grading import (COURSE, HOSTILE_TEXTS, INSTRUCTOR, control_characters, fast_environment,
-                     fill, formula_cells, make_course, solution_cells)
+from classroom import commands
+from course_helpers import COURSE, HOSTILE_TEXTS, control_characters, fast_environment, fill, formula_cells, make_course, solution_cells
 
-sys.path.insert(0, str(COURSE))
-from grader import shards  # noqa: E402
-from grader.batch import Graded  # noqa: E402
-from grader.flag_names import FLAG_NAMES, UNKNOWN_FLAG, shown_finding  # noqa: E402
-from grader.safe_text import FORMULA_STARTS, csv_cell, shown  # noqa: E402
+from classroom.grader import shards
+from classroom.grader.batch import Graded
+from classroom.grader.flag_names import FLAG_NAMES, UNKNOWN_FLAG, shown_finding
+from classroom.grader.safe_text import FORMULA_STARTS, csv_cell, shown
 
 ASSIGNMENT = "01_anchors"
 PAYLOADS = HOSTILE_TEXTS
@@ -117,13 +115,13 @@ def run(tmp_path_factory):
     opts = ["--assignment", ASSIGNMENT, "--course", str(course)]
     output, status = io.StringIO(), {}
     with fast_environment(course), redirect_stdout(output), redirect_stderr(output):
-        status["collect"] = INSTRUCTOR.main(["collect", str(archive), *opts])
+        status["collect"] = commands.instructor(["collect", str(archive), *opts])
         students = sorted(p.name for p in (course / "submitted").iterdir())
         shards.save(course, ASSIGNMENT, (1, 1), [forged(s, release) for s in students],
                     "namespaces-root")
-        status["grade"] = INSTRUCTOR.main(["grade", "--merge", *opts])
-        status["export"] = INSTRUCTOR.main(["export", "--csv", str(folder / "grades.csv"), *opts])
-        status["feedback"] = INSTRUCTOR.main(["feedback", *opts])
+        status["grade"] = commands.instructor(["grade", "--merge", *opts])
+        status["export"] = commands.instructor(["export", "--csv", str(folder / "grades.csv"), *opts])
+        status["feedback"] = commands.instructor(["feedback", *opts])
     grades = folder / "grades.csv"
     return {"course": course, "status": status, "output": output.getvalue(),
             "csv": grades.read_text() if grades.exists() else "", "students": students}

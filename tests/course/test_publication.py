@@ -2,17 +2,14 @@
 the notebooks' install cells, the README's Colab links and instructor.ipynb, and check fails
 while any of them disagrees."""
 
-import importlib.util
 import shutil
 
 import nbformat
 import pytest
 
-from grading import COURSE, ROOT
+from classroom import publication
+from course_helpers import COURSE, ROOT
 
-spec = importlib.util.spec_from_file_location("publication", COURSE / "publication.py")
-publication = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(publication)
 
 
 def copy_of_the_repository(folder):

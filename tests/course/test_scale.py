@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from grading import (COURSE, INSTRUCTOR, fast_environment, fill, make_course, release_points, scores,
-                     solution_cells, submit)
+from classroom import commands
+from course_helpers import COURSE, fast_environment, fill, make_course, release_points, scores, solution_cells, submit
 
 ASSIGNMENT = "01_anchors"
 SOLUTIONS = solution_cells(COURSE / "source" / ASSIGNMENT / "anchors.ipynb")
@@ -17,7 +17,7 @@ STUDENTS = {"ann": {}, "ben": {"refinement": 'refinement_answer = "c"'},
 
 def run(course, *options):
     with fast_environment(course):
-        return INSTRUCTOR.main(["grade", "--assignment", ASSIGNMENT, "--course", str(course), *options])
+        return commands.instructor(["grade", "--assignment", ASSIGNMENT, "--course", str(course), *options])
 
 
 def outcome(course):
@@ -57,7 +57,7 @@ def test_grades_do_not_depend_on_workers_or_shards(courses):
 
 
 def test_shards_split_the_class_without_overlap():
-    from grader.shards import select
+    from classroom.grader.shards import select
     students = [f"s{i:03d}" for i in range(301)]
     parts = [select(students, (k, 7)) for k in range(1, 8)]
     assert sorted(sum(parts, [])) == students and max(map(len, parts)) - min(map(len, parts)) <= 1
@@ -65,6 +65,6 @@ def test_shards_split_the_class_without_overlap():
 
 @pytest.mark.parametrize("text", ["0/3", "4/3", "3", "a/b", ""])
 def test_bad_shard_is_refused(text):
-    from grader.shards import parse_shard
+    from classroom.grader.shards import parse_shard
     with pytest.raises(SystemExit, match="K/N"):
         parse_shard(text)

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 
 from boxloc import selfcheck
-from grading import COURSE, MANAGE, ROOT
+from classroom import handin
+from course_helpers import COURSE, ROOT
 
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = sorted(SOLUTIONS.glob("*/*.ipynb"))
@@ -171,7 +172,7 @@ def test_self_check_reads_the_saved_notebook_named_by_jupyter(anchors, tmp_path,
 
 def test_the_grader_repairs_what_the_self_check_names(anchors):
     """One implementation: each problem the self-check names is one the grader repairs."""
-    from repairs import repair
+    from classroom.repairs import repair
     release = nbformat.read(COURSE / "release" / "01_anchors" / "anchors.ipynb", as_version=4)
     nb = copy.deepcopy(anchors)
     test_cell, answer_cell = _first(nb, "grade"), _first(nb, "solution")
@@ -189,9 +190,7 @@ def test_generate_writes_the_shared_cells_and_check_notices_a_stale_one(tmp_path
     root = tmp_path / "repo"
     shutil.copytree(COURSE / "source", root / "course" / "source")
     shutil.copytree(COURSE / "hidden", root / "course" / "hidden")
-    shutil.copytree(COURSE / "grader", root / "course" / "grader")
     shutil.copy(COURSE / "course.toml", root / "course")
-    handin = MANAGE._course_module("handin")
     assert handin.mismatches(root) == []
     toml = root / "course" / "course.toml"
     toml.write_text(toml.read_text().replace(
@@ -205,11 +204,11 @@ def test_generate_writes_the_shared_cells_and_check_notices_a_stale_one(tmp_path
 
 
 # --- on Colab: the file name from the sessions API; cells that ended in an error ---------------
-import http.server  # noqa: E402
-import sys  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import types  # noqa: E402
+import http.server
+import sys
+import threading
+import time
+import types
 
 KERNEL_ID = "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
 

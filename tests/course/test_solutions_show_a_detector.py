@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from grading import ROOT
+from course_helpers import ROOT
 
 SOLUTIONS = ROOT / "solutions"
 

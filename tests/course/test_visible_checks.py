@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from boxloc.exercises import check, difference
-from grading import COURSE, INSTRUCTOR  # noqa: F401  (loading the instructor makes grader importable)
+from classroom.layout import CourseFolder
+from course_helpers import COURSE
 
 # assignments whose test cells were written against their hidden file's first cases
 CHECKED = ("01_anchors", "03_training", "04_inference")
@@ -42,8 +43,8 @@ def record_visible_checks(assignment, exercises):
 
 @pytest.mark.parametrize("assignment", CHECKED)
 def test_visible_checks_are_the_first_hidden_cases(assignment):
-    from grader import spec
-    exercises = [e for e in spec.load(spec.hidden_file(COURSE, assignment))
+    from classroom.grader import spec
+    exercises = [e for e in spec.load(CourseFolder(COURSE).hidden_file(assignment))
                  if e.record.calls and e.visible]
     assert exercises
     calls = record_visible_checks(assignment, exercises)

@@ -30,7 +30,8 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from boxloc.selfcheck import clean_name, grade_id, student_id   # the rule the self-check cell shows
-from grader.safe_text import shown, unsafe   # course/ is on sys.path (instructor.py puts it)
+from .grader.safe_text import shown, unsafe
+from .layout import CourseFolder
 
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 
@@ -195,11 +196,14 @@ def read_map(path):
     return mapping
 
 
-def collect(source, assignment, releases, course, force=False, mapping=None):
-    """Copy the notebooks of SOURCE into ``submitted/<student>/<assignment>/``; returns a
-    report {status: [(source file, destination or reason)]} and prints it. ``mapping``
-    ({file: student}, by relative path or bare file name) overrides the naming rule."""
-    course, names, mapping = Path(course), [*releases, assignment], mapping or {}
+def collect(source, assignment, course, force=False, mapping=None):
+    """Copy the notebooks of SOURCE into ``submitted/<student>/<assignment>/`` of the course
+    folder ``course``; returns a report {status: [(source file, destination or reason)]} and
+    prints it. ``mapping`` ({file: student}, by relative path or bare file name) overrides the
+    naming rule."""
+    course = CourseFolder(course)
+    releases = course.release_notebooks(assignment)
+    names, mapping = [*releases, assignment], mapping or {}
     report = {k: [] for k in STATUSES}
     planned, refused = {}, []
     files = source_files(source, refused)
@@ -221,10 +225,10 @@ def collect(source, assignment, releases, course, force=False, mapping=None):
             reason = "no student id in the name" if not sid else "which notebook?"
             report["unmatched"].append((str(rel), reason))
             continue
-        target = course / "submitted" / sid / assignment / f"{notebook}.ipynb"
+        target = course.submitted(sid, assignment) / f"{notebook}.ipynb"
         why = renaming(rel, named, sid, note)
         if why:
-            report["renamed"].append((str(rel), f"{target.relative_to(course)} ({why})"))
+            report["renamed"].append((str(rel), f"{target.relative_to(course.path)} ({why})"))
         planned.setdefault(target, []).append((rel, data))
     for target, files in planned.items():
         report_key, note = place(target, files, force)

@@ -4,8 +4,8 @@ Trusted side (the instructor's process):
     batch.py     grade a class: sandboxes in parallel, then one judge
     sandbox.py   isolation levels, limits, and reading a sandbox's report back
     events.py    the report's lines, read strictly (anything else: not graded)
-    spec.py      how hidden tests are declared (course/hidden/<assignment>.py)
-    judge.py     expected values and verdicts, run as ``python -I`` (a clean interpreter)
+    spec.py      how hidden tests are declared (<course>/hidden/<assignment>.py)
+    judge.py     expected values and verdicts, run as ``python -E -s -m`` (a clean interpreter)
     tamper.py    flags for a teaching assistant: static reading + what the sandbox saw
     records.py   gradebook, executed notebooks, feedback pages
     safe_text.py text a student controls, made safe for a terminal, a CSV cell, a report

@@ -1,9 +1,10 @@
 """The trusted judge: expected values and verdicts, in a clean interpreter.
 
-    python -I judge.py REQUEST.json VERDICTS.json
+    python -E -s -m classroom.grader.judge REQUEST.json VERDICTS.json     (from course/)
 
-Started by the grader once per assignment and batch (``python -I``: no PYTHONPATH, no user
-site, no current folder), after every sandbox has finished. It imports the installed library
+Started by the grader once per assignment and batch (``-E -s``: no PYTHONPATH, no user site;
+the only folder on the path besides Python's own is the one that holds this package), after
+every sandbox has finished. It imports the installed library
 (which no sandbox can write), computes each case's expected value with the hidden tests'
 ``expected`` (once per case, for the whole class), and compares every student's recorded
 answers, which arrive as plain data (``plain.py``), so no student object takes part.
@@ -24,7 +25,7 @@ import json
 import sys
 from pathlib import Path
 
-COURSE = Path(__file__).resolve().parents[1]
+from . import plain, spec
 
 # A case the driver did not run, by its code: what the instructor and the student read.
 NOT_RUN = {"after_unfinished": "was not run: an earlier case did not finish",
@@ -70,7 +71,7 @@ def _identical(got, expected):
     return bool(got == expected)
 
 
-def expected_values(exercises, cases, plain):
+def expected_values(exercises, cases):
     """{grade id: [expected per case] or the value}, computed once for the whole class."""
     table, errors = {}, {}
     for exercise in exercises:
@@ -90,7 +91,7 @@ def expected_values(exercises, cases, plain):
     return table, errors
 
 
-def verdict(exercise, results, expected, plain):
+def verdict(exercise, results, expected):
     """Whether every case of one exercise is right. ``problems`` (for the instructor) says why,
     ``odd`` which answers had an odd form (for a flag); ``visible`` (for the student) says which
     of the notebook's own cases failed and what was expected there, or that the case did not
@@ -105,7 +106,7 @@ def verdict(exercise, results, expected, plain):
         problems.append(f"{len(results)} answers recorded for {len(wanted)} cases")
     for number, want in enumerate(wanted, 1):
         result = results[number - 1] if number <= len(results) else {"error": "not recorded"}
-        mismatch, note = _judge_case(exercise, result, want, plain)
+        mismatch, note = _judge_case(exercise, result, want)
         passed.append(mismatch is None)
         notes.append(note)
         if mismatch:
@@ -127,7 +128,7 @@ def broken_verdict(problem):
             "hidden_notes": [], "problems": [problem], "odd": []}
 
 
-def _judge_case(exercise, result, want, plain):
+def _judge_case(exercise, result, want):
     """(None or a Mismatch, a note for the student when the case did not finish or run)."""
     from boxloc.exercises import UNCOMPARABLE, Mismatch
     if not isinstance(result, dict) or len(result) != 1:
@@ -156,24 +157,22 @@ def _judge_case(exercise, result, want, plain):
     return (Mismatch(str(problem)) if problem else None), ""
 
 
-def judge_student(exercises, answers, expected, errors, plain):
+def judge_student(exercises, answers, expected, errors):
     """{grade id: verdict} of one student's answers."""
     return {e.grade_id: broken_verdict(f"hidden test broken: {errors[e.grade_id]}")
             if e.grade_id in errors else
-            verdict(e, answers.get(e.grade_id), expected.get(e.grade_id), plain)
+            verdict(e, answers.get(e.grade_id), expected.get(e.grade_id))
             for e in exercises}
 
 
 def main(request_path, output_path):
-    sys.path.insert(0, str(COURSE))
-    from grader import plain, spec
     request = json.loads(Path(request_path).read_text())
     exercises = spec.load(request["hidden"])
-    expected, errors = expected_values(exercises, request["cases"], plain)
+    expected, errors = expected_values(exercises, request["cases"])
     verdicts, failures = {}, {}
     for student, answers in request["answers"].items():
         try:
-            verdicts[student] = judge_student(exercises, answers, expected, errors, plain)
+            verdicts[student] = judge_student(exercises, answers, expected, errors)
         except Exception as error:     # the judge's own fault on one student: named, not graded
             failures[student] = f"{type(error).__name__}: {error}"[:300]
     Path(output_path).write_text(json.dumps({"expected_errors": errors, "verdicts": verdicts,

@@ -16,12 +16,14 @@ Where students upload comes from ``[handin] upload`` in ``course/course.toml``.
 """
 
 import copy
-import re
 from pathlib import Path
 
 import nbformat
 
 from boxloc import selfcheck
+
+from .grader import spec
+from .layout import CourseFolder
 
 DEFAULT_UPLOAD = "the assignment page your teacher gave you"
 
@@ -65,25 +67,14 @@ SHARED = {  # grade id: (cell type, template, where)
 
 def settings(root):
     """``{'upload': ...}`` from ``[handin]`` in ``course/course.toml`` (a default when unset)."""
-    path = Path(root) / "course" / "course.toml"
-    text = path.read_text()
-    try:
-        import tomllib
-        values = tomllib.loads(text).get("handin", {})
-    except ImportError:                       # Python 3.10: one plain string key
-        match = re.search(r'^\s*upload\s*=\s*"([^"]*)"', text, re.MULTILINE)
-        values = {"upload": match[1]} if match else {}
+    values = CourseFolder(Path(root) / "course").settings.get("handin", {})
     upload = str(values.get("upload") or DEFAULT_UPLOAD).strip()
     return {"upload": upload}
 
 
 def answers(course, assignment):
     """``(grade id, name, is function)`` of every answer the hidden file's exercises read."""
-    import sys
-    if str(course) not in sys.path:
-        sys.path.insert(0, str(course))
-    from grader import spec
-    path = spec.hidden_file(course, assignment)
+    path = CourseFolder(course).hidden_file(assignment)
     if not path.exists():
         return []
     return [(e.grade_id, e.record.name, e.record.calls) for e in spec.load(path)]
@@ -120,9 +111,10 @@ def updated(nb, course, assignment, stem, settings):
 
 
 def _sources(root):
-    course = Path(root) / "course"
-    for path in sorted((course / "source").rglob("*.ipynb")):
-        yield course, path.parent.name, path
+    course = CourseFolder(Path(root) / "course")
+    for assignment in course.assignments():
+        for path in course.source_notebooks(assignment):
+            yield course.path, assignment, path
 
 
 def _comparable(nb):

@@ -9,11 +9,8 @@ refuse with the list, so a grade that leaves the course is one the grader gave.
 """
 
 import json
-from pathlib import Path
-
+from ..layout import CourseFolder
 from .records import expected_score
-
-SNAPSHOT = Path("reports") / "release-snapshot.json"
 
 
 def structure(gradebook, assignment):
@@ -29,27 +26,27 @@ def structure(gradebook, assignment):
 def snapshot(course, assignments):
     """Write the release snapshot of ``assignments`` (after nbgrader generate_assignment)."""
     from nbgrader.api import Gradebook
-    course = Path(course)
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    course = CourseFolder(course)
+    with Gradebook(course.gradebook_url) as gradebook:
         data = {a: structure(gradebook, a) for a in assignments}
-    (course / SNAPSHOT).parent.mkdir(parents=True, exist_ok=True)
-    (course / SNAPSHOT).write_text(json.dumps(data, indent=1, sort_keys=True))
+    course.release_snapshot.parent.mkdir(parents=True, exist_ok=True)
+    course.release_snapshot.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def problems(course, assignment, points, accept_manual=False):
     """What is wrong with the gradebook of one assignment (an empty list if nothing is).
     ``points``: {notebook: {test cell: points}} of the release."""
     from nbgrader.api import Gradebook
-    course = Path(course)
-    if not (course / SNAPSHOT).exists():
-        return [f"no release snapshot ({course / SNAPSHOT}): run the 'release' command again"]
-    expected_structure = json.loads((course / SNAPSHOT).read_text()).get(assignment)
-    results_path = course / "reports" / assignment / "results.json"
+    course = CourseFolder(course)
+    if not course.release_snapshot.exists():
+        return [f"no release snapshot ({course.release_snapshot}): run the 'release' command again"]
+    expected_structure = json.loads(course.release_snapshot.read_text()).get(assignment)
+    results_path = course.results(assignment)
     if not results_path.exists():
         return [f"no grading results ({results_path}): run the 'grade' command first"]
     results = json.loads(results_path.read_text())["students"]
     found = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(course.gradebook_url) as gradebook:
         if structure(gradebook, assignment) != expected_structure:
             found.append("the gradebook's test cells, points or locked cells differ from the release")
         submissions = {s.student.id: s for s in gradebook.find_assignment(assignment).submissions}

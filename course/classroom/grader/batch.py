@@ -24,11 +24,11 @@ from pathlib import Path
 
 import nbformat
 
+from ..layout import PACKAGE, CourseFolder
 from . import plain, sandbox, spec, tamper
 from .records import points_of
 from .safe_text import shown
 
-HERE = Path(__file__).resolve().parent
 SANDBOX_FAILURES_IN_A_ROW = 3     # then the machine, not a submission, is at fault: stop
 
 
@@ -75,7 +75,7 @@ def check_exercises(exercises, releases, assignment):
 
 def plan_for(course, assignment, releases, secret):
     """(exercises, cases, recording plan) of an assignment under the grading secret."""
-    exercises = spec.load(spec.hidden_file(course, assignment))
+    exercises = spec.load(CourseFolder(course).hidden_file(assignment))
     check_exercises(exercises, releases, assignment)
     cases = {gid: [plain.to_plain(c) for c in drawn]
              for gid, drawn in spec.draw_cases(exercises, secret).items()}
@@ -127,7 +127,7 @@ def grade_batch(course, assignment, submissions, releases, workers, limits, leve
     """Sandbox every submission, then judge them all; returns [Graded] in submission order."""
     exercises, cases, plan = plan_for(course, assignment, releases, secret)
     data_dir = None
-    if spec.prepare_data(course, assignment):
+    if spec.prepare_data(CourseFolder(course).hidden_file(assignment)):
         from boxloc.datasets.store import cache_root
         data_dir = cache_root()
     slots = queue.Queue()
@@ -177,12 +177,13 @@ def judge(course, assignment, exercises, cases, graded, releases):
             answers.setdefault(g.student, {}).update(g.answers)
     with tempfile.TemporaryDirectory(prefix="boxloc-judge-") as scratch:
         request, output = Path(scratch) / "request.json", Path(scratch) / "verdicts.json"
-        request.write_text(json.dumps({"hidden": str(spec.hidden_file(course, assignment)),
+        request.write_text(json.dumps({"hidden": str(CourseFolder(course).hidden_file(assignment)),
                                        "cases": cases, "answers": answers}))
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        done = subprocess.run([sys.executable, "-I", str(HERE / "judge.py"), str(request), str(output)],
+        done = subprocess.run([sys.executable, "-E", "-s", "-m", f"{__package__}.judge",
+                               str(request), str(output)],
                               capture_output=True, text=True, env={**env, "MPLBACKEND": "Agg"},
-                              cwd=scratch)
+                              cwd=PACKAGE.parent)     # -m puts the folder of classroom/ on the path
         if done.returncode:
             raise SystemExit(f"the judge failed (no grade was written):\n{done.stderr[-3000:]}")
         result = json.loads(output.read_text())

@@ -15,10 +15,10 @@ gradebook and reports exactly as a single-machine run would.
 
 import json
 import re
-from pathlib import Path
 
 import nbformat
 
+from ..layout import CourseFolder
 from .batch import Graded
 
 SHARD = re.compile(r"^(\d+)/(\d+)$")
@@ -39,7 +39,7 @@ def select(students, shard):
 
 
 def folder(course, assignment):
-    return Path(course) / "reports" / assignment / "shards"
+    return CourseFolder(course).shards(assignment)
 
 
 def save(course, assignment, shard, graded, level):

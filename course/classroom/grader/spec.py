@@ -89,15 +89,11 @@ def load(path):
     return exercises
 
 
-def hidden_file(course, assignment):
-    return Path(course) / "hidden" / f"{assignment}.py"
-
-
-def prepare_data(course, assignment):
+def prepare_data(hidden_path):
     """Run the hidden file's ``prepare_data()`` if it has one (in the trusted grader, before
     any sandbox: sandboxes read the dataset cache but cannot write it; the notebooks run in the
     grading mode, ``boxloc.configs.run_mode``). Returns whether the assignment uses data."""
-    module = load_module(hidden_file(course, assignment))
+    module = load_module(hidden_path)
     if hasattr(module, "prepare_data"):
         module.prepare_data()
         return True

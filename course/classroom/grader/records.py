@@ -5,10 +5,10 @@ is rendered as markup or script)."""
 
 import html
 import warnings
-from pathlib import Path
 
 import nbformat
 
+from ..layout import CourseFolder
 from .safe_text import shown
 
 
@@ -23,7 +23,7 @@ def write_gradebook(course, assignment, graded, releases):
     submission that was not graded gets no automatic score and is marked for manual grading
     (formgrader lists it; export shows no points for it, not a 0)."""
     from nbgrader.api import Gradebook, MissingEntry
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+    with Gradebook(CourseFolder(course).gradebook_url) as gradebook:
         for student in sorted({g.student for g in graded}):
             gradebook.update_or_create_student(student)
             try:
@@ -50,7 +50,7 @@ def expected_score(points, verdict, not_graded):
 
 def write_executed(course, assignment, g):
     """The executed notebook as ``autograded/<student>/<assignment>/<notebook>.ipynb``."""
-    folder = Path(course) / "autograded" / g.student / assignment
+    folder = CourseFolder(course).autograded(g.student, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     if g.executed is not None:
         nbformat.write(g.executed, folder / f"{g.notebook}.ipynb")

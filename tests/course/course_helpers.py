@@ -1,7 +1,6 @@
 """Helpers to grade notebooks with the course's grader (sandboxes + judge, nbgrader's release and
 gradebook) in a throw-away copy of the course."""
 
-import importlib.util
 import os
 import shutil
 from contextlib import contextmanager
@@ -9,14 +8,8 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
-COURSE = ROOT / "course"
-_spec = importlib.util.spec_from_file_location("manage", COURSE / "manage.py")
-MANAGE = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(MANAGE)
-_spec = importlib.util.spec_from_file_location("instructor", COURSE / "instructor.py")
-INSTRUCTOR = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(INSTRUCTOR)
+from classroom import building, commands
+from classroom.layout import COURSE, ROOT  # noqa: F401  (ROOT: for the tests)
 
 
 def make_course(folder, assignments=None):
@@ -29,7 +22,7 @@ def make_course(folder, assignments=None):
             for other in (course / kept).iterdir():
                 if other.stem not in assignments:
                     shutil.rmtree(other) if other.is_dir() else other.unlink()
-    INSTRUCTOR.release(course)
+    building.release(course)
     return course
 
 
@@ -59,8 +52,8 @@ def fast_environment(course):
 def grade(course, assignment, *options):
     """``instructor.py grade`` on the course copy in the fast configuration; returns its status."""
     with fast_environment(course):
-        return INSTRUCTOR.main(["grade", "--assignment", assignment, "--course", str(course),
-                                *options])
+        return commands.instructor(["grade", "--assignment", assignment, "--course", str(course),
+                                    *options])
 
 
 def fill(release_notebook, answers):
@@ -119,14 +112,14 @@ HOSTILE_TEXTS = ['=HYPERLINK("http://x")', "+cmd", "@SUM(1)", "\t=1", "\x1b[31m"
 
 def control_characters(text, allowed="\n"):
     """The characters of ``text`` that must never reach a terminal or a report."""
-    from grader.safe_text import unsafe           # course/ is on sys.path once INSTRUCTOR loaded
+    from classroom.grader.safe_text import unsafe
     return [c for c in text if unsafe(c) and c not in allowed]
 
 
 def formula_cells(csv_text):
     """The cells of a CSV text that a spreadsheet could evaluate or that hold control characters."""
     import csv
-    from grader.safe_text import FORMULA_STARTS
+    from classroom.grader.safe_text import FORMULA_STARTS
     return [cell for row in csv.reader(csv_text.splitlines()) for cell in row
             if cell.startswith(FORMULA_STARTS) or control_characters(cell, allowed="")]
 

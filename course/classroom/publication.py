@@ -5,13 +5,17 @@ they follow. ``instructor.ipynb`` is not one of them: for a graded class the pub
 is the student edition, which holds no grader, so that notebook asks for the private course.
 
 ``apply(root)`` rewrites those places from the setting; ``mismatches(root)`` lists the files that
-disagree with it (``manage.py generate`` / ``check``).
+disagree with it (``manage.py generate`` / ``check``). ``publish(out)`` writes the student
+edition that the setting points students to.
 """
 
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
+
+from .layout import COURSE, ROOT, CourseFolder
 
 PIP_DEFAULT = re.compile(r'(BOXLOC_PIP = os\.environ\.get\("BOXLOC_PIP", ")([^"]*)("\))')
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?"
@@ -21,13 +25,8 @@ OWNER_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 def settings(root):
     """{'repository': 'owner/name', 'branch': ...} from ``course/course.toml``, checked."""
-    path = Path(root) / "course" / "course.toml"
-    text = path.read_text()
-    try:
-        import tomllib
-        values = tomllib.loads(text).get("publish", {})
-    except ImportError:                       # Python 3.10: the two plain string keys
-        values = dict(re.findall(r'^\s*(\w+)\s*=\s*"([^"]*)"', text, re.MULTILINE))
+    course = CourseFolder(Path(root) / "course")
+    path, values = course.settings_file, course.settings.get("publish", {})
     repository, branch = values.get("repository", ""), values.get("branch", "main")
     if not OWNER_NAME.match(repository):
         raise SystemExit(f"{path}: [publish] repository must be a GitHub owner/name such as "
@@ -53,7 +52,7 @@ def _rewrite(text, s):
 
 def _places(root):
     root = Path(root)
-    return [*sorted((root / "course" / "source").rglob("*.ipynb")), root / "README.md"]
+    return [*sorted(CourseFolder(root / "course").source.rglob("*.ipynb")), root / "README.md"]
 
 
 def _cells_text(path):
@@ -89,3 +88,48 @@ def apply(root):
                 path.write_text(_rewrite(text, s))
                 changed.append(path)
     return changed
+
+
+STUDENT_README = """# boxloc: anchor-based box localisation on brain MRI (student edition)
+
+Four notebooks that teach how a RetinaNet-style detector finds brain tumours: anchors, the
+network, training, inference and evaluation. Open each in Google Colab (the links below), run
+the first cell (it installs the course library from `lib/`), and
+work top to bottom. Cells marked *Your turn* are graded; the check cell under each says whether
+your answer has the expected form and passes the visible checks.
+
+| assignment | notebook |
+|---|---|
+{rows}
+
+Before you start, *File > Save a copy in Drive*: Colab does not keep edits to a notebook opened
+from GitHub; then rename your copy `<notebook> - <your student id>.ipynb` (`anchors -
+jsmith42.ipynb`). To hand in, run the self-check cell at the end of the notebook (it says whether
+the grader can read your notebook), then *File > Download > Download .ipynb* and upload the file
+as the notebook's last section says. Each notebook says this again at its top and end.
+
+This edition holds no solutions and no hidden tests: it is generated from the course repository
+by `course/manage.py publish`.
+"""
+STUDENT_EDITION = ("lib", "course/release")      # everything a student needs, nothing else
+
+
+def publish(out, course=COURSE):
+    """Write the student edition into ``out``: the library and the release notebooks, with a
+    README for students. No sources, hidden tests, solutions, gradebook or instructor tools:
+    publish this for a graded class, the full repository for self-study."""
+    out, course = Path(out), CourseFolder(course)
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty: publish into a new folder (or a clean checkout "
+                         "of the student repository)")
+    litter = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints", "*.pyc")
+    for part in STUDENT_EDITION:
+        shutil.copytree(ROOT / part if part == "lib" else course.release, out / part, ignore=litter)
+    where = settings(ROOT)
+    rows = "\n".join(f"| {name} | [`course/release/{name}/{p.name}`](course/release/{name}/{p.name}) "
+                     f"([Open in Colab]({colab_link(where, f'course/release/{name}/{p.name}')})) |"
+                     for name in course.assignments()
+                     for p in sorted((course.release / name).glob("*.ipynb")))
+    (out / "README.md").write_text(STUDENT_README.format(rows=rows))
+    print(f"student edition in {out}: {', '.join(STUDENT_EDITION)}, README.md")
+    return 0

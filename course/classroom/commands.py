@@ -1,0 +1,127 @@
+"""The two command lines of the course: ``instructor`` (a term) and ``manage`` (the repository).
+
+    python3 course/instructor.py release
+    python3 course/instructor.py collect ~/Downloads/submissions.zip --assignment 01_anchors
+    python3 course/instructor.py grade --assignment 01_anchors --timeout 120
+    python3 course/instructor.py export --assignment 01_anchors --csv grades.csv
+    python3 course/instructor.py feedback --assignment 01_anchors
+
+    python3 course/manage.py generate        # course.toml into the notebooks and README, then
+                                             # release/ (nbgrader) + solutions/ (executed)
+    python3 course/manage.py check           # exit 1 if any of them is stale
+    python3 course/manage.py demo --out DIR  # the course end to end in DIR (the main job)
+    python3 course/manage.py publish --out DIR   # the student edition (no answer key) in DIR
+
+Every instructor command takes ``--course DIR`` (default: the repository's course folder);
+``instructor.ipynb`` runs the same steps on Colab through ``instructor([...])``. This module only
+parses and dispatches: collect is ``collecting.py``, grade ``grading.py``, export and feedback
+``exporting.py``, release and generate ``building.py``, publish ``publication.py``.
+"""
+
+import argparse
+from pathlib import Path
+
+from . import building, collecting, exporting, grading, handin, publication
+from .demo import demo
+from .grader.shards import parse_shard
+from .layout import COURSE, ROOT, SOLUTIONS, CourseFolder
+
+INSTRUCTOR_USAGE = "\n".join(__doc__.splitlines()[2:7])
+MANAGE_USAGE = "\n".join(__doc__.splitlines()[8:14])
+
+
+def instructor_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course", type=Path, default=COURSE,
+                        help="course folder (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="instructor.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Instructor workflow without JupyterHub: release, collect, grade, export, "
+                    "feedback.", epilog=INSTRUCTOR_USAGE)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("release", parents=[common], help="generate release/ and the gradebook")
+    for name, text in (("collect", "submissions (folder or .zip) -> submitted/"),
+                       ("grade", "autograde every submission"),
+                       ("export", "grades as CSV"), ("feedback", "HTML feedback per student")):
+        sub = commands.add_parser(name, parents=[common], help=text)
+        sub.add_argument("--assignment", required=True)
+    collect = commands.choices["collect"]
+    collect.add_argument("source", type=Path)
+    collect.add_argument("--force", action="store_true",
+                         help="replace existing different submissions")
+    collect.add_argument("--map", type=Path, metavar="CSV",
+                         help="file,student rows that name a file's student")
+    grade = commands.choices["grade"]
+    grade.add_argument("--timeout", type=int,
+                       help="seconds per cell and per recorded case (default 300)")
+    grade.add_argument("--notebook-timeout", type=int, help="seconds per notebook (default 1200)")
+    grade.add_argument("--workers", type=int,
+                       help="submissions graded at once (default: the number of cores)")
+    grade.add_argument("--secret", help="the grading secret the hidden cases are drawn from "
+                       "(default: $BOXLOC_GRADING_SECRET, else the published cases)")
+    grade.add_argument("--allow-unsandboxed", action="store_true",
+                       help="grade even where no sandbox is available (unsafe)")
+    grade.add_argument("--shard", metavar="K/N",
+                       help="grade only the K-th of N slices of the class (a job array)")
+    grade.add_argument("--merge", action="store_true",
+                       help="write the gradebook from the saved shard results")
+    export = commands.choices["export"]
+    export.add_argument("--csv", type=Path, required=True)
+    export.add_argument("--accept-manual-scores", action="store_true",
+                        help="export manual scores set in formgrader")
+    return parser
+
+
+def instructor(argv=None):
+    """Run one instructor command (argv as on the command line); returns the exit status."""
+    args = instructor_parser().parse_args(argv)
+    course = args.course.resolve()
+    if args.command == "release":
+        return building.release(course)
+    if args.command == "collect":
+        mapping = collecting.read_map(args.map) if args.map else None
+        report = collecting.collect(args.source, args.assignment, course, args.force, mapping)
+        return 1 if any(report[k] for k in collecting.PROBLEMS) else 0
+    if args.command == "grade":
+        if args.shard and args.merge:
+            raise SystemExit("--shard and --merge are two steps: run them separately")
+        return grading.grade(course, args.assignment, args.timeout, args.workers,
+                             args.notebook_timeout, args.allow_unsandboxed, args.secret,
+                             parse_shard(args.shard) if args.shard else None, args.merge)
+    if args.command == "export":
+        return exporting.export(course, args.assignment, args.csv, args.accept_manual_scores)
+    return exporting.feedback(course, args.assignment)
+
+
+def manage(argv=None):
+    """Run one maintenance command on the repository; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="manage.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Course maintenance: regenerate what is built from course/source.",
+        epilog=MANAGE_USAGE)
+    parser.add_argument("command", choices=["generate", "check", "demo", "publish"])
+    parser.add_argument("--out", default="outputs",
+                        help="folder of the demo's results, or of the student edition")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo(args.out)
+    if args.command == "publish":
+        return publication.publish(args.out)
+    if args.command == "generate":
+        for path in publication.apply(ROOT):
+            print(f"publication setting written into {path.relative_to(ROOT)}")
+        for path in handin.apply(ROOT):
+            print(f"hand-in cells and manifest written into {path.relative_to(ROOT)}")
+        building.generate_release()
+        building.generate_solutions()
+        print(f"regenerated {CourseFolder(COURSE).release} and {SOLUTIONS}")
+        return 0
+    stale = publication.mismatches(ROOT) + handin.mismatches(ROOT) + building.stale_files()
+    misplaced = building.misplaced_hidden_tests()
+    for path in stale:
+        print(f"stale: {path} (run: python3 course/manage.py generate)")
+    for path in misplaced:
+        print(f"{path}: hidden tests go in course/hidden/<assignment>.py "
+              "(see course/classroom/grader/spec.py)")
+    return 1 if stale or misplaced else 0
+
