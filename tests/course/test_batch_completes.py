@@ -368,10 +368,10 @@ def test_a_judge_failure_names_the_student_and_the_class_is_judged(tmp_path, mon
                                    "cases": cases, "answers": answers}))
     real = judge.verdict
 
-    def faulty(exercise, results, expected, plain_module):
+    def faulty(exercise, results, expected):
         if results == [{"ok": "boom"}]:
             raise RuntimeError("a fault of the judge's own")
-        return real(exercise, results, expected, plain_module)
+        return real(exercise, results, expected)
     monkeypatch.setattr(judge, "verdict", faulty)
     judge.main(request, tmp_path / "verdicts.json")
     result = json.loads((tmp_path / "verdicts.json").read_text())
