@@ -25,10 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "course"
-sys.path.insert(0, str(COURSE))
+sys.path.insert(0, str(COURSE))         # the course tools: the package course/classroom
 
-import instructor  # noqa: E402
-import manage  # noqa: E402
+from classroom import building, grading  # noqa: E402
+from classroom.layout import CourseFolder  # noqa: E402
 
 
 def fresh_course(folder, assignment, submissions):
@@ -37,7 +37,7 @@ def fresh_course(folder, assignment, submissions):
     shutil.copytree(COURSE / "source", course / "source")
     shutil.copytree(COURSE / "hidden", course / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(COURSE / "nbgrader_config.py", course)
-    manage.nbgrader(course, "generate_assignment", assignment, "--force")
+    building.nbgrader(course, "generate_assignment", assignment, "--force")
     for notebook in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
         for k in range(submissions):
             target = course / "submitted" / f"student{k:03d}" / assignment / notebook.name
@@ -57,10 +57,10 @@ def measure(assignment, submissions, data):
     from grader import spec
     spec.prepare_data(COURSE, assignment)
     times = {}
-    runs = {"nbgrader autograde (baseline)": lambda c: manage.nbgrader(
+    runs = {"nbgrader autograde (baseline)": lambda c: building.nbgrader(
                 c, "autograde", assignment, "--force", env={"BOXLOC_GRADING": "1", "BOXLOC_DATA": data}),
-            "sandboxed, 1 worker": lambda c: instructor.grade(c, assignment, workers=1),
-            "sandboxed, 2 workers": lambda c: instructor.grade(c, assignment, workers=2)}
+            "sandboxed, 1 worker": lambda c: grading.grade(c, assignment, workers=1),
+            "sandboxed, 2 workers": lambda c: grading.grade(c, assignment, workers=2)}
     for name, run in runs.items():
         with tempfile.TemporaryDirectory() as folder:
             course = fresh_course(folder, assignment, submissions)
@@ -73,12 +73,12 @@ def measure(assignment, submissions, data):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assignments", nargs="*", default=manage.assignments())
+    parser.add_argument("--assignments", nargs="*", default=CourseFolder().assignments())
     parser.add_argument("--submissions", type=int, default=4)
     args = parser.parse_args(argv)
     data = os.environ.setdefault("BOXLOC_DATA", str(Path(tempfile.gettempdir()) / "boxloc-bench-data"))
     print(f"{args.submissions} students per assignment, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}, sandbox {instructor.sandbox_level(False)}")
+          f"load {os.getloadavg()[0]:.1f}, sandbox {grading.sandbox_level(False)}")
     summary = {}
     for assignment in args.assignments:
         print(assignment, flush=True)
