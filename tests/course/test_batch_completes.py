@@ -172,12 +172,13 @@ def test_a_case_that_did_not_finish_says_so_instead_of_the_expected_value():
     found = judge.verdict(exercise, results, [1, 2, 3, 4])
     assert found["visible"] == [{"case": 1, "passed": True, "expected": "1"},
                                 {"case": 2, "passed": False, "expected": "2",
-                                 "note": "did not finish within 3 s"}]
+                                 "note": "did not finish within 3 s",
+                                 "explained": "did not finish within 3 s"}]
     assert found["hidden_failed"] == 2
     assert found["hidden_notes"] == ["was not run: an earlier case did not finish"]
     page = records.feedback_html("s", "a", "n", {"test_count_anchors": found}, RELEASE)
-    assert "visible check 2 did not finish within 3 s" in page
-    assert "visible check 2 failed" not in page
+    assert "✗ check 2, “a single level” did not finish within 3 s" in page
+    assert "expected" not in page.split("did not finish")[0].rsplit("check 2", 1)[-1]
 
 
 # ---------------------------------------------------------------- a sandbox's report

@@ -6,6 +6,7 @@ Trusted side (the instructor's process):
     events.py    the report's lines, read strictly (anything else: not graded)
     spec.py      how hidden tests are declared (<course>/hidden/<assignment>.py)
     judge.py     expected values and verdicts, run as ``python -E -s -m`` (a clean interpreter)
+    explain.py   a wrong answer in the exercise's own words, for the feedback (summarised)
     tamper.py    flags for a teaching assistant: static reading + what the sandbox saw
     records.py   gradebook, executed notebooks, feedback pages
     safe_text.py text a student controls, made safe for a terminal, a CSV cell, a report
