@@ -5,6 +5,7 @@
     python3 course/instructor.py grade --assignment 01_anchors --timeout 120
     python3 course/instructor.py export --assignment 01_anchors --csv grades.csv
     python3 course/instructor.py feedback --assignment 01_anchors
+    python3 course/instructor.py similarity --assignment 01_anchors
 
     python3 course/manage.py generate        # course.toml into the notebooks and README, then
                                              # release/ (nbgrader) + solutions/ (executed)
@@ -15,19 +16,20 @@
 Every instructor command takes ``--course DIR`` (default: the repository's course folder);
 ``instructor.ipynb`` runs the same steps on Colab through ``instructor([...])``. This module only
 parses and dispatches: collect is ``collecting.py``, grade ``grading.py``, export and feedback
-``exporting.py``, release and generate ``building.py``, publish ``publication.py``.
+``exporting.py``, similarity ``similarity.py``, release and generate ``building.py``, publish
+``publication.py``.
 """
 
 import argparse
 from pathlib import Path
 
-from . import building, collecting, exporting, grading, handin, publication
+from . import building, collecting, exporting, grading, handin, publication, similarity
 from .demo import demo
 from .grader.shards import parse_shard
 from .layout import COURSE, ROOT, SOLUTIONS, CourseFolder
 
-INSTRUCTOR_USAGE = "\n".join(__doc__.splitlines()[2:7])
-MANAGE_USAGE = "\n".join(__doc__.splitlines()[8:14])
+INSTRUCTOR_USAGE = "\n".join(__doc__.splitlines()[2:8])
+MANAGE_USAGE = "\n".join(__doc__.splitlines()[9:15])
 
 
 def instructor_parser():
@@ -42,7 +44,8 @@ def instructor_parser():
     commands.add_parser("release", parents=[common], help="generate release/ and the gradebook")
     for name, text in (("collect", "submissions (folder or .zip) -> submitted/"),
                        ("grade", "autograde every submission"),
-                       ("export", "grades as CSV"), ("feedback", "HTML feedback per student")):
+                       ("export", "grades as CSV"), ("feedback", "HTML feedback per student"),
+                       ("similarity", "similar answers per exercise (a report; no score changes)")):
         sub = commands.add_parser(name, parents=[common], help=text)
         sub.add_argument("--assignment", required=True)
     collect = commands.choices["collect"]
@@ -65,6 +68,11 @@ def instructor_parser():
                        help="grade only the K-th of N slices of the class (a job array)")
     grade.add_argument("--merge", action="store_true",
                        help="write the gradebook from the saved shard results")
+    similar = commands.choices["similarity"]
+    similar.add_argument("--top", type=int, default=10,
+                         help="pairs listed per answer cell (default %(default)s)")
+    similar.add_argument("--threshold", type=float, default=0.5,
+                         help="least similarity listed, 0 to 1 (default %(default)s)")
     export = commands.choices["export"]
     export.add_argument("--csv", type=Path, required=True)
     export.add_argument("--accept-manual-scores", action="store_true",
@@ -90,6 +98,8 @@ def instructor(argv=None):
                              parse_shard(args.shard) if args.shard else None, args.merge)
     if args.command == "export":
         return exporting.export(course, args.assignment, args.csv, args.accept_manual_scores)
+    if args.command == "similarity":
+        return similarity.similarity(course, args.assignment, args.top, args.threshold)
     return exporting.feedback(course, args.assignment)
 
 
