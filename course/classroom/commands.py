@@ -6,6 +6,7 @@
     python3 course/instructor.py export --assignment 01_anchors --csv grades.csv
     python3 course/instructor.py feedback --assignment 01_anchors
     python3 course/instructor.py similarity --assignment 01_anchors
+    python3 course/instructor.py override --assignment 01_anchors --student amy --exercise test_box_iou --points 3 --reason "..."
 
     python3 course/manage.py generate        # course.toml into the notebooks and README, then
                                              # release/ (nbgrader) + solutions/ (executed)
@@ -16,8 +17,8 @@
 Every instructor command takes ``--course DIR`` (default: the repository's course folder);
 ``instructor.ipynb`` runs the same steps on Colab through ``instructor([...])``. This module only
 parses and dispatches: collect is ``collecting.py``, grade ``grading.py``, export and feedback
-``exporting.py``, similarity ``similarity.py``, release and generate ``building.py``, publish
-``publication.py``.
+``exporting.py``, similarity ``similarity.py``, override ``grading.py`` (its log
+``grader/overrides.py``), release and generate ``building.py``, publish ``publication.py``.
 """
 
 import argparse
@@ -28,8 +29,8 @@ from .demo import demo
 from .grader.shards import parse_shard
 from .layout import COURSE, ROOT, SOLUTIONS, CourseFolder
 
-INSTRUCTOR_USAGE = "\n".join(__doc__.splitlines()[2:8])
-MANAGE_USAGE = "\n".join(__doc__.splitlines()[9:15])
+INSTRUCTOR_USAGE = "\n".join(__doc__.splitlines()[2:9])
+MANAGE_USAGE = "\n".join(__doc__.splitlines()[10:16])
 
 
 def instructor_parser():
@@ -45,7 +46,8 @@ def instructor_parser():
     for name, text in (("collect", "submissions (folder or .zip) -> submitted/"),
                        ("grade", "autograde every submission"),
                        ("export", "grades as CSV"), ("feedback", "HTML feedback per student"),
-                       ("similarity", "similar answers per exercise (a report; no score changes)")):
+                       ("similarity", "similar answers per exercise (a report; no score changes)"),
+                       ("override", "set one exercise's score by hand, with who, when and why")):
         sub = commands.add_parser(name, parents=[common], help=text)
         sub.add_argument("--assignment", required=True)
     collect = commands.choices["collect"]
@@ -68,6 +70,18 @@ def instructor_parser():
                        help="grade only the K-th of N slices of the class (a job array)")
     grade.add_argument("--merge", action="store_true",
                        help="write the gradebook from the saved shard results")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="regrade only this student (repeatable); everyone else's grades, "
+                            "reports and feedback stay as they are")
+    override = commands.choices["override"]
+    override.add_argument("--student", required=True)
+    override.add_argument("--exercise", required=True, help="the test cell's grade id")
+    points = override.add_mutually_exclusive_group(required=True)
+    points.add_argument("--points", type=float, help="the exercise's score (0 to its points)")
+    points.add_argument("--remove", action="store_true",
+                        help="end the override: the grader's score holds again")
+    override.add_argument("--reason", required=True, help="why (the student reads it)")
+    override.add_argument("--by", help="who sets it (default: the OS user)")
     similar = commands.choices["similarity"]
     similar.add_argument("--top", type=int, default=10,
                          help="pairs listed per answer cell (default %(default)s)")
@@ -95,7 +109,11 @@ def instructor(argv=None):
             raise SystemExit("--shard and --merge are two steps: run them separately")
         return grading.grade(course, args.assignment, args.timeout, args.workers,
                              args.notebook_timeout, args.allow_unsandboxed, args.secret,
-                             parse_shard(args.shard) if args.shard else None, args.merge)
+                             parse_shard(args.shard) if args.shard else None, args.merge,
+                             args.student)
+    if args.command == "override":
+        return grading.override(course, args.assignment, args.student, args.exercise,
+                                None if args.remove else args.points, args.reason, args.by)
     if args.command == "export":
         return exporting.export(course, args.assignment, args.csv, args.accept_manual_scores)
     if args.command == "similarity":

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .grader import integrity, records
+from .grader import integrity, overrides, records
 from .grader.flag_names import shown_finding
 from .grader.safe_text import csv_cell, shown
 from .layout import CourseFolder
@@ -34,14 +34,35 @@ def _json_or_empty(path, key=None):
     return data[key] if key else data
 
 
+def details(notebooks, changed, points):
+    """What a score of one student does not say by itself, for a grade file: the parts an
+    exercise lost (partial credit) and the overrides in force with who and why."""
+    said = []
+    for gid, possible in points.items():
+        if gid in changed:
+            entry = changed[gid]
+            said.append(f"{gid}: {float(entry['points']):g}/{possible:g} set by {entry['by']} "
+                        f"({entry['at'][:10]}): {entry['reason']}")
+            continue
+        verdict = next((nb.get("verdicts", {}).get(gid) for nb in notebooks.values()
+                        if gid in nb.get("verdicts", {})), None) or {}
+        missed = [p["title"] for p in verdict.get("parts") or [] if not p.get("passed")]
+        if missed and not verdict.get("passed"):
+            score = records.expected_score(possible, verdict, False)
+            said.append(f"{gid}: {score:g}/{possible:g}, missed {', '.join(missed)}")
+    return "; ".join(said)
+
+
 def grade_rows(course, assignment):
-    """(exercise names, rows): per student the score of each test cell, total and flags. A
-    notebook that was not graded (and has no manual score yet) has no points and no total:
-    it is not a 0."""
+    """(exercise names, rows): per student the score of each test cell, total, flags and
+    details (parts missed, overrides). A notebook that was not graded (and has no manual score
+    yet) has no points and no total: it is not a 0."""
     from nbgrader.api import Gradebook
     course = CourseFolder(course)
-    exercises = [gid for nb in course.release_notebooks(assignment).values()
-                 for gid in records.points_of(nb)]
+    possible = {gid: p for nb in course.release_notebooks(assignment).values()
+                for gid, p in records.points_of(nb).items()}
+    exercises = list(possible)
+    changed = overrides.in_force(overrides.load(course.path, assignment))
     report = _json_or_empty(course.grading_report(assignment))
     results = _json_or_empty(course.results(assignment), "students")
     ungraded = {(student, name) for student, notebooks in results.items()
@@ -57,20 +78,23 @@ def grade_rows(course, assignment):
     for student in sorted(set(scores) | set(report)):
         points = [scores.get(student, {}).get(e) for e in exercises]
         total = None if None in points else sum(points)
-        rows.append([student, *points, total, flags(report, student)])
+        mine = {gid: e for (who, gid), e in changed.items() if who == student}
+        rows.append([student, *points, total, flags(report, student),
+                     details(results.get(student, {}), mine, possible)])
     return exercises, rows
 
 
 def write_csv(path, exercises, rows):
-    """The generic grade file: student, one column per exercise, total, flags."""
+    """The generic grade file: student, one column per exercise, total, flags, details."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for row in [["student", *exercises, "total", "flags"], *rows]:
+    for row in [["student", *exercises, "total", "flags", "details"], *rows]:
         writer.writerow([csv_cell(v) for v in row])     # scores stay numbers, texts are escaped
     Path(path).write_text(buffer.getvalue())
 
 
 WRITERS = {"csv": write_csv}     # format name -> writer(path, exercises, rows)
+# a row: student, the score of each exercise, total, flags, details
 
 
 def export(course, assignment, out, accept_manual=False, fmt="csv"):
@@ -94,7 +118,8 @@ def export(course, assignment, out, accept_manual=False, fmt="csv"):
 
 def feedback(course, assignment):
     """One HTML page per student and notebook, ``feedback/<student>/<assignment>/<notebook>.html``:
-    points per exercise and the visible checks that failed (nothing hidden, all escaped)."""
+    points per exercise (and part), the visible checks that failed, a teaching assistant's
+    overrides with their reasons (nothing hidden, all escaped)."""
     course = CourseFolder(course)
     if not course.results(assignment).exists():
         raise SystemExit(f"no grading results in {course.results(assignment)}: "
@@ -104,9 +129,11 @@ def feedback(course, assignment):
     for student, notebooks in sorted(results.items()):
         folder = course.feedback(student, assignment)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, details in notebooks.items():
-            page = records.feedback_html(student, assignment, name, details["verdicts"],
-                                         releases[name], bool(details.get("not_graded")))
+        changed = overrides.of_student(course.path, assignment, student)
+        for name, found in notebooks.items():
+            mine = {gid: e for gid, e in changed.items() if e.get("notebook") == name}
+            page = records.feedback_html(student, assignment, name, found["verdicts"],
+                                         releases[name], bool(found.get("not_graded")), mine)
             (folder / f"{name}.html").write_text(page)
     print(f"feedback for {len(results)} students in {course.feedback()}")
     return 0

@@ -9,6 +9,7 @@ Trusted side (the instructor's process):
     explain.py   a wrong answer in the exercise's own words, for the feedback (summarised)
     tamper.py    flags for a teaching assistant: static reading + what the sandbox saw
     records.py   gradebook, executed notebooks, feedback pages
+    overrides.py a teaching assistant's changed scores: the log (who, when, why), the gradebook
     safe_text.py text a student controls, made safe for a terminal, a CSV cell, a report
     flag_names.py  the fixed vocabulary of flags; a finding as reports show it
     shards.py    a class split over machines, merged into one gradebook
