@@ -418,8 +418,8 @@ def test_a_student_the_judge_failed_on_is_named_everywhere_and_graded_by_hand(tm
     rows = (tmp_path / "grades.csv").read_text().splitlines()
     points = records.points_of(RELEASE)
     assert rows[1] == ",".join(["alice", *(f"{p:g}" for p in points.values()),
-                                f"{sum(points.values()):g}", ""])
-    assert rows[2] == "mallory" + "," * (len(points) + 2) + "judge_failed:anchors"
+                                f"{sum(points.values()):g}", "", ""])          # flags, details
+    assert rows[2] == "mallory" + "," * (len(points) + 2) + "judge_failed:anchors,"
     exporting.feedback(course, ASSIGNMENT)
     page = (course / "feedback" / "mallory" / ASSIGNMENT / "anchors.html").read_text()
     assert "not graded automatically: a teaching assistant grades this notebook" in page
