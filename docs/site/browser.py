@@ -69,6 +69,7 @@ class Chromium:
         self.timeout, self.events, self._id = timeout, [], 0
         self.profile = tempfile.mkdtemp(prefix="boxloc-chromium-")
         self.process = subprocess.Popen(
+            # --no-sandbox: Chromium refuses to start its sandbox as root (CI runs as root)
             [chromium_path(), "--headless=new", "--no-sandbox", "--disable-gpu",
              "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars",
              "--remote-debugging-port=0", f"--user-data-dir={self.profile}", "about:blank"],
