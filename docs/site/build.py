@@ -22,7 +22,6 @@ another host).
 
 import argparse
 import html.parser
-import importlib.util
 import json
 import re
 import shutil
@@ -47,11 +46,12 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # ---- what the notebooks say about themselves -------------------------------------------------
 
 def _publication():
-    """``course/publication.py`` (read only): the [publish] setting and the Colab links."""
-    spec = importlib.util.spec_from_file_location("publication", ROOT / "course" / "publication.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The course tools' ``publication`` module (read only): the [publish] setting and the
+    Colab links."""
+    if str(ROOT / "course") not in sys.path:
+        sys.path.insert(0, str(ROOT / "course"))     # the course tools: course/classroom
+    from classroom import publication
+    return publication
 
 
 def notebooks(edition):
