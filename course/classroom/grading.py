@@ -19,6 +19,7 @@ import sys
 
 import nbformat
 
+from . import lms
 from .grader import batch, records, sandbox, shards
 from .grader.flag_names import shown_finding
 from .grader.safe_text import shown
@@ -29,16 +30,18 @@ DEFAULT_SECRET = "boxloc-default-cases"
 
 
 def prepare(course, assignment):
-    """Copy every submission to ``repaired/`` with its notebooks repaired; {student: findings}."""
+    """Copy every submission to ``repaired/`` with its notebooks repaired; {student: findings}
+    (with the ``late`` flag of those an LMS download showed late, lms/)."""
     course = CourseFolder(course)
     releases = course.release_notebooks(assignment)
     for stale in course.repaired().glob(f"*/{assignment}"):
         shutil.rmtree(stale)
-    report = {}
+    report, late = {}, lms.late_findings(course.path, assignment)
     for folder in sorted(course.submitted().glob(f"*/{assignment}")):
         dest = course.repaired(folder.parent.name, assignment)
         shutil.copytree(folder, dest)
-        report[folder.parent.name] = prepare_folder(dest, releases)
+        student = folder.parent.name
+        report[student] = late.get(student, []) + prepare_folder(dest, releases)
     return report
 
 
@@ -145,6 +148,7 @@ def write_results(course, assignment, report, graded, releases, level):
         records.write_executed(course.path, assignment, g)
         report[g.student] += g.flags
     records.write_gradebook(course.path, assignment, graded, releases)
+    lms.name_students(course.path, assignment)        # the roster's names, where collect had one
     report = {student: [shown_finding(f) for f in found] for student, found in report.items()}
     course.reports(assignment).mkdir(parents=True, exist_ok=True)
     details = {}
