@@ -42,7 +42,7 @@ def demo(out):
         exporting.export(course.path, name, out / f"grades-{name}.csv")
         possible = {gid: points for nb in course.release_notebooks(name).values()
                     for gid, points in points_of(nb).items()}
-        for student, *points, total, flags, _details in rows:
+        for student, *points, total, flags in rows:
             lines.append(f"{name:12s} {shown(student):10s} " + "  ".join(
                 f"{e.removeprefix('test_')} {p:g}/{possible[e]:g}" for e, p in zip(exercises, points))
                 + f"  total {total:g}/{sum(possible.values()):g}" + (f"  [{flags}]" if flags else ""))

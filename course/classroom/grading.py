@@ -25,6 +25,7 @@ import sys
 
 import nbformat
 
+from . import lms
 from .grader import batch, overrides, records, sandbox, shards
 from .grader.flag_names import shown_finding
 from .grader.safe_text import shown
@@ -36,19 +37,21 @@ DEFAULT_SECRET = "boxloc-default-cases"
 
 def prepare(course, assignment, students=None):
     """Copy every submission (or those of ``students``) to ``repaired/`` with its notebooks
-    repaired; {student: findings}."""
+    repaired; {student: findings} (with the ``late`` flag of those an LMS download showed
+    late, lms/)."""
     course = CourseFolder(course)
     releases = course.release_notebooks(assignment)
     for stale in course.repaired().glob(f"*/{assignment}"):
         if students is None or stale.parent.name in students:
             shutil.rmtree(stale)
-    report = {}
+    report, late = {}, lms.late_findings(course.path, assignment)
     for folder in sorted(course.submitted().glob(f"*/{assignment}")):
         if students is not None and folder.parent.name not in students:
             continue
         dest = course.repaired(folder.parent.name, assignment)
         shutil.copytree(folder, dest)
-        report[folder.parent.name] = prepare_folder(dest, releases)
+        student = folder.parent.name
+        report[student] = late.get(student, []) + prepare_folder(dest, releases)
     return report
 
 
@@ -193,6 +196,7 @@ def write_results(course, assignment, report, graded, releases, level, secret=No
     with Gradebook(course.gradebook_url) as gradebook:      # the overrides in force, again
         overrides.apply(gradebook, assignment, overrides.load(course.path, assignment),
                         {g.student for g in graded})
+    lms.name_students(course.path, assignment)        # the roster's names, where collect had one
     report = {student: [shown_finding(f) for f in found] for student, found in report.items()}
     course.reports(assignment).mkdir(parents=True, exist_ok=True)
     details = {}

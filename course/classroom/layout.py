@@ -11,7 +11,8 @@ A course folder (``course/`` in the repository, or any copy an instructor grades
     submitted/<student>/<assignment>/   notebooks as collected
     repaired/<student>/<assignment>/    the repaired copies that are graded
     autograded/<student>/<assignment>/  the executed copies a TA opens
-    reports/<assignment>/  grading.json (flags), results.json (verdicts), shards/,
+    reports/<assignment>/  grading.json (flags), results.json (verdicts), shards/, lms.json
+                           (who each LMS submission is: key, login, name, time, lateness),
                            similarity.csv and .html (similar answers, for a person to read)
     overrides/<assignment>.json  a teaching assistant's changed scores: who, when, why
     feedback/<student>/<assignment>/    one HTML page per notebook
@@ -119,6 +120,10 @@ class CourseFolder:
 
     def shards(self, assignment):
         return self.reports(assignment) / "shards"
+
+    def lms_record(self, assignment):
+        """What collect learnt from an LMS download about each student (lms/__init__.py)."""
+        return self.reports(assignment) / "lms.json"
 
     def similarity_csv(self, assignment):
         """The most similar pairs of answers per exercise (``similarity.py``)."""
