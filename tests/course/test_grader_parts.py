@@ -315,7 +315,8 @@ def test_unknown_level_is_refused():
 
 
 # The kernel goes for the driver that records it (its parent, the sandbox's PID 1): signals,
-# its memory and environment, its file descriptors (pidfd_getfd through ctypes).
+# its memory and environment, its file descriptors (pidfd_getfd through ctypes), the recorder's
+# file (a read-only mount).
 ATTACK_THE_DRIVER = """
 import ctypes, signal
 driver = os.getppid()
@@ -335,6 +336,11 @@ for entry in ('mem', 'environ'):
 libc = ctypes.CDLL(None, use_errno=True)
 pidfd = libc.syscall(434, driver, 0)
 print('pidfd_getfd took', [fd for fd in range(64) if libc.syscall(438, pidfd, fd, 0) >= 0])
+try:
+    open('/grader/kernel/recorder.py', 'a').close()
+    print('kernel files writable')
+except OSError as error:
+    print('kernel files', type(error).__name__)
 try:
     print('driver', [line.split()[:2] for line in open(f'/proc/{driver}/status').read().splitlines()
                      if line.startswith(('Uid', 'CapEff', 'CapInh', 'CapAmb'))])
@@ -379,6 +385,7 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
         assert f"uid {sandbox.FIRST_UID}" in output
     assert ("proc: []" in output) == level.endswith("no-proc")
     assert "driver 1\n" in output and "pidfd_getfd took []" in output
+    assert "kernel files writable" not in output and "kernel files " in output
     seen = {f["flag"] for f in graded.flags if f["cell"] is None}      # by the audit hook
     assert {"signal", "native_code", "process_access"} <= seen
     assert not {"incomplete", "audit_gap", "audit_flood"} & seen

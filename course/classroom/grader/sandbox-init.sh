@@ -40,6 +40,9 @@ if [ "$KERNEL_UID" != "-" ]; then
   chown -R "$KERNEL_UID:$KERNEL_UID" "$R/sandbox"
   chown -R "$DRIVER_UID:$DRIVER_UID" "$R/grader"
 fi
+# what the kernel runs, read-only even to a kernel of the driver's uid (a user namespace)
+mount --bind "$R/grader/kernel" "$R/grader/kernel"
+mount -o remount,bind,ro "$R/grader/kernel" 2>/dev/null || mount -o remount,bind,ro,nosuid,nodev "$R/grader/kernel"
 cd "$R"
 pivot_root . .old
 if [ "$PROC" = fresh ]; then
