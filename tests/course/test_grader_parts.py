@@ -398,6 +398,21 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
                 "['CapEff:', '00000000000000e0'], ['CapAmb:', '0000000000000000']]") in output
 
 
+def test_without_a_sandbox_the_same_driver_records_every_answer(tmp_path):
+    """``none`` (``--allow-unsandboxed``): no isolation at all, but the same driver, startup
+    file, recorder and audit channel; an honest notebook is recorded in full, unflagged."""
+    from course_helpers import fill, solution_cells
+    release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
+    release = nbformat.read(release_path, as_version=4)
+    path = tmp_path / "anchors.ipynb"
+    nbformat.write(fill(release_path, solution_cells(COURSE / "source" / "01_anchors" / "anchors.ipynb")), path)
+    _, _, plan = batch.plan_for(COURSE, "01_anchors", {"anchors": release}, "s")
+    graded = batch.run_one(batch.Submission("solution", "anchors", path), plan, "none",
+                           sandbox.Limits(cell_timeout=60), 0, COURSE, release, None)
+    assert set(graded.answers) == set(plan) and graded.flags == []
+    assert all("ok" in r for results in graded.answers.values() for r in results)
+
+
 # ---------------------------------------------------------------- resources per sandbox
 
 def test_workers_are_as_many_as_fit_in_memory(monkeypatch):
