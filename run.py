@@ -4,6 +4,7 @@
     python3 run.py demo     # the main job (see README): anchors demo + the course end to end
     python3 run.py test     # the whole test suite
     python3 run.py bench    # the speed benchmarks of benchmarks/
+    python3 run.py site [--edition student]   # the course website in site/ (docs/site/build.py)
     python3 run.py compat [NAME ...]   # the compatibility matrix (slow; see compat/matrix.py)
     python3 run.py manage ARGS ...     # course/manage.py ARGS in the virtualenv
     python3 run.py instructor ARGS ... # course/instructor.py ARGS in the virtualenv
@@ -13,8 +14,9 @@ themselves through the last two, so the README's commands work on a fresh clone.
 
 Each but compat creates (or reuses) the virtualenv ``.venv`` next to this file, installs
 ``lib/`` in editable mode (with its TensorFlow extra) and the test tools whenever their
-requirement files change, then runs inside it. Set BOXLOC_VENV to use another virtualenv
-folder. compat builds its own virtualenvs under ``.compat-venvs/``.
+requirement files change, and the website's tools (``requirements-site.txt``; the test command
+builds the site too) whenever that file changes, then runs inside it. Set BOXLOC_VENV to use
+another virtualenv folder. compat builds its own virtualenvs under ``.compat-venvs/``.
 """
 
 import hashlib
@@ -27,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("BOXLOC_VENV", ROOT / ".venv"))
 REQUIREMENT_FILES = [ROOT / "lib" / "pyproject.toml", ROOT / "requirements-dev.txt"]
+SITE_REQUIREMENTS = ROOT / "requirements-site.txt"
 PYTEST_NO_TESTS_COLLECTED = 5
 
 
@@ -35,18 +38,29 @@ def venv_python():
 
 
 def ensure_venv():
-    """Create the virtualenv and (re)install when the requirement files changed."""
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENT_FILES)).hexdigest()
-    stamp = VENV / ".boxloc-installed"
-    if stamp.exists() and stamp.read_text() == digest and venv_python().exists():
-        return
+    """Create the virtualenv and (re)install when the requirement files changed: boxloc and the
+    test tools, then the website's tools, each with a stamp of its own (a change of the site's
+    requirements does not reinstall boxloc)."""
     if not venv_python().exists():
         print(f"creating virtualenv {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    print("installing boxloc and the test tools (first run takes a minute)", flush=True)
-    subprocess.run(pip + ["-e", f"{ROOT / 'lib'}[tensorflow]",
-                          "-r", str(ROOT / "requirements-dev.txt")], check=True)
+        for stamp in VENV.glob(".boxloc-*installed"):      # left from a broken virtualenv
+            stamp.unlink()
+    _install(REQUIREMENT_FILES, ".boxloc-installed",
+             "boxloc and the test tools (first run takes a minute)",
+             ["-e", f"{ROOT / 'lib'}[tensorflow]", "-r", str(ROOT / "requirements-dev.txt")])
+    _install([SITE_REQUIREMENTS], ".boxloc-site-installed", "the website's tools (Sphinx, myst-nb)",
+             ["-r", str(SITE_REQUIREMENTS)])
+
+
+def _install(files, stamp_name, what, pip_args):
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+    stamp = VENV / stamp_name
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print(f"installing {what}", flush=True)
+    subprocess.run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check",
+                    "-q", *pip_args], check=True)
     stamp.write_text(digest)
 
 
@@ -67,6 +81,7 @@ def main(argv):
         or run([str(ROOT / "course" / "manage.py"), "demo", "--out", "outputs"]),
         "test": lambda extra: run(["-m", "pytest", *extra]),
         "bench": lambda extra: run([str(ROOT / "benchmarks" / "bench_bounding_box.py"), *extra]),
+        "site": lambda extra: run([str(ROOT / "docs" / "site" / "build.py"), *extra]),
         "manage": lambda extra: run([str(ROOT / "course" / "manage.py"), *extra]),
         "instructor": lambda extra: run([str(ROOT / "course" / "instructor.py"), *extra]),
         "compat": lambda extra: subprocess.run(

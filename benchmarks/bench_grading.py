@@ -25,19 +25,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "course"
-sys.path.insert(0, str(COURSE))
+sys.path.insert(0, str(COURSE))         # the course tools: the package course/classroom
 
-import instructor  # noqa: E402
-import manage  # noqa: E402
+from classroom import building, grading  # noqa: E402
+from classroom.layout import CourseFolder  # noqa: E402
 
 
-def fresh_course(folder, assignment, submissions):
-    """A course copy with the release and ``submissions`` students who sent the solution."""
+REFUSAL = "# Autograding is the course's own"     # where nbgrader_config.py turns autograde off
+
+
+def fresh_course(folder, assignment, submissions, stock_autograde=False):
+    """A course copy with the release and ``submissions`` students who sent the solution.
+    ``stock_autograde``: its nbgrader configuration without the course's refusal of ``nbgrader
+    autograde`` (the baseline measures stock nbgrader)."""
     course = Path(folder) / "course"
     shutil.copytree(COURSE / "source", course / "source")
     shutil.copytree(COURSE / "hidden", course / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(COURSE / "nbgrader_config.py", course)
-    manage.nbgrader(course, "generate_assignment", assignment, "--force")
+    config = (COURSE / "nbgrader_config.py").read_text()
+    if stock_autograde:
+        if REFUSAL not in config:
+            raise SystemExit(f"course/nbgrader_config.py has no line {REFUSAL!r}: update the benchmark")
+        config = config[:config.index(REFUSAL)]
+    (course / "nbgrader_config.py").write_text(config)
+    building.nbgrader(course, "generate_assignment", assignment, "--force")
     for notebook in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
         for k in range(submissions):
             target = course / "submitted" / f"student{k:03d}" / assignment / notebook.name
@@ -54,16 +64,16 @@ def timed(action):
 
 def measure(assignment, submissions, data):
     """{run name: seconds} for one assignment (its dataset built first, untimed)."""
-    from grader import spec
-    spec.prepare_data(COURSE, assignment)
+    from classroom.grader import spec
+    spec.prepare_data(CourseFolder(COURSE).hidden_file(assignment))
     times = {}
-    runs = {"nbgrader autograde (baseline)": lambda c: manage.nbgrader(
+    runs = {"nbgrader autograde (baseline)": lambda c: building.nbgrader(
                 c, "autograde", assignment, "--force", env={"BOXLOC_GRADING": "1", "BOXLOC_DATA": data}),
-            "sandboxed, 1 worker": lambda c: instructor.grade(c, assignment, workers=1),
-            "sandboxed, 2 workers": lambda c: instructor.grade(c, assignment, workers=2)}
+            "sandboxed, 1 worker": lambda c: grading.grade(c, assignment, workers=1),
+            "sandboxed, 2 workers": lambda c: grading.grade(c, assignment, workers=2)}
     for name, run in runs.items():
         with tempfile.TemporaryDirectory() as folder:
-            course = fresh_course(folder, assignment, submissions)
+            course = fresh_course(folder, assignment, submissions, stock_autograde="baseline" in name)
             times[name] = timed(lambda: run(course))
             print(f"  {name:30s} {times[name]:7.1f} s  {submissions / times[name] * 60:6.2f} students/min"
                   f"  {times[name] / submissions:6.1f} s/student  (load {os.getloadavg()[0]:.1f})",
@@ -73,12 +83,12 @@ def measure(assignment, submissions, data):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assignments", nargs="*", default=manage.assignments())
+    parser.add_argument("--assignments", nargs="*", default=CourseFolder().assignments())
     parser.add_argument("--submissions", type=int, default=4)
     args = parser.parse_args(argv)
     data = os.environ.setdefault("BOXLOC_DATA", str(Path(tempfile.gettempdir()) / "boxloc-bench-data"))
     print(f"{args.submissions} students per assignment, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}, sandbox {instructor.sandbox_level(False)}")
+          f"load {os.getloadavg()[0]:.1f}, sandbox {grading.sandbox_level(False)}")
     summary = {}
     for assignment in args.assignments:
         print(assignment, flush=True)

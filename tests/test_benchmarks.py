@@ -107,3 +107,13 @@ def test_quick_run_prints_the_table():
     assert "convert_msk_to_box, slices/s" in result.stdout
     assert "NMS realistic, 5k boxes" in result.stdout
     assert "Machine:" in result.stdout
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks").glob("bench_*.py")))
+def test_every_benchmark_script_starts(script):
+    """Each benchmark parses its options (and so imports what it uses: a module it names that
+    moved fails here, not months later when someone measures)."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout

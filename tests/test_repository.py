@@ -31,7 +31,9 @@ def pyproject_requirements(extras=("tensorflow",)):
 
 
 def dev_requirements():
-    return (ROOT / "requirements-dev.txt").read_text().splitlines()
+    """requirements-dev.txt and requirements-site.txt (run.py installs both for the tests)."""
+    return [line for name in ("requirements-dev.txt", "requirements-site.txt")
+            for line in (ROOT / name).read_text().splitlines()]
 
 
 def conda_requirements():

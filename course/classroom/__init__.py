@@ -8,7 +8,9 @@ Imports run one way, down this list (a module imports only those below it):
     building.py     release/ (nbgrader) and the executed solutions; what is stale
     grading.py      a class's submissions: repaired, sandboxed, judged, recorded
     exporting.py    grade files (one table of writers behind the integrity check), feedback
+    similarity.py   similar answers per exercise (copydetect), for a person to read; never a score
     collecting.py   downloads -> submitted/<student>/<assignment>/
+    lms/            Canvas, Moodle, Blackboard, Gradescope: downloads, rosters, gradebooks
     publication.py  where the course is published, and the student edition
     handin.py       the hand-in cells and the self-check's manifest in every source notebook
     repairs.py      a submission put back into the release's shape before grading

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from boxloc.selfcheck import clean_name, grade_id, student_id   # the rule the self-check cell shows
+from . import lms
 from .grader.safe_text import shown, unsafe
 from .layout import CourseFolder
 
@@ -38,9 +39,11 @@ SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024    # a notebook larger than this is reported, not read
 MAX_ID_LENGTH = 64      # a student id is a folder name (at most 255 bytes) and a CSV cell
 UTF8_NAME_FLAG = 0x800  # zip general purpose bit 11: the entry's name is UTF-8
-STATUSES = ("copied", "replaced", "unchanged", "renamed", "kept", "conflict", "unmatched",
-            "unreadable", "link", "too_large", "unwritable", "ignored")
-PROBLEMS = ("kept", "conflict", "unmatched", "unreadable", "link", "too_large", "unwritable")
+STATUSES = ("copied", "replaced", "unchanged", "renamed", "superseded", "late", "kept",
+            "conflict", "unmatched", "unlisted", "unreadable", "link", "too_large", "unwritable",
+            "ignored")
+PROBLEMS = ("kept", "conflict", "unmatched", "unlisted", "unreadable", "link", "too_large",
+            "unwritable")
 
 
 def source_files(source, refused=None):
@@ -196,11 +199,21 @@ def read_map(path):
     return mapping
 
 
-def collect(source, assignment, course, force=False, mapping=None):
+def collect(source, assignment, course, force=False, mapping=None, lms_name=None, roster=None,
+            due=None):
     """Copy the notebooks of SOURCE into ``submitted/<student>/<assignment>/`` of the course
     folder ``course``; returns a report {status: [(source file, destination or reason)]} and
     prints it. ``mapping`` ({file: student}, by relative path or bare file name) overrides the
-    naming rule."""
+    naming rule.
+
+    ``lms_name`` (one of ``lms.CHOICES``): SOURCE is that LMS's "download all submissions" (or
+    recognised, ``auto``): each file's student is the LMS's (``lms.student_of``: with the
+    ``roster`` file, the gradebook export or worksheet, their login; else the LMS's stable
+    key), a student's older re-uploads or attempts are listed as ``superseded``, a submission
+    after ``due`` (ISO text; default: ``[due]`` of course.toml) or marked late by the LMS is
+    listed as ``late``, one whose student the roster lacks as ``unlisted`` (collected under the
+    LMS's key), and what was learnt is recorded for grading, export and feedback
+    (``reports/<assignment>/lms.json``)."""
     course = CourseFolder(course)
     releases = course.release_notebooks(assignment)
     names, mapping = [*releases, assignment], mapping or {}
@@ -209,17 +222,24 @@ def collect(source, assignment, course, force=False, mapping=None):
     files = source_files(source, refused)
     for rel, status, reason in refused:
         report[status].append((rel, reason))
-    for rel, data, note in files:
-        if rel.suffix != ".ipynb":
-            report["ignored"].append((str(rel), "not a notebook"))
-            continue
+    if lms_name:
+        candidates, context = _lms_candidates(files, assignment, course, lms_name, roster, due,
+                                              report)
+    else:
+        candidates, context = [], None
+        for rel, data, note in files:
+            if rel.suffix != ".ipynb":
+                report["ignored"].append((str(rel), "not a notebook"))
+            else:
+                candidates.append((rel, data, note, rel, student_id(rel, names), None))
+    for rel, data, note, shown_as, named, entry in candidates:
         try:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-            notebook = match_notebook(nb, rel, releases)
+            notebook = match_notebook(nb, shown_as, releases)
         except Exception as error:  # any unreadable file is reported, never fatal
             report["unreadable"].append((str(rel), f"{type(error).__name__}: {error}"))
             continue
-        named = mapping.get(str(rel)) or mapping.get(rel.name) or student_id(rel, names)
+        named = mapping.get(str(rel)) or mapping.get(rel.name) or named
         sid = short_id(named)
         if not sid or not notebook:
             reason = "no student id in the name" if not sid else "which notebook?"
@@ -229,13 +249,96 @@ def collect(source, assignment, course, force=False, mapping=None):
         why = renaming(rel, named, sid, note)
         if why:
             report["renamed"].append((str(rel), f"{target.relative_to(course.path)} ({why})"))
-        planned.setdefault(target, []).append((rel, data))
-    for target, files in planned.items():
-        report_key, note = place(target, files, force)
-        for rel, _ in files:
+        planned.setdefault(target, []).append((rel, data, entry))
+    placed = {}
+    for target, found in planned.items():
+        found = _latest(found, report)
+        report_key, note = place(target, [(rel, data) for rel, data, _ in found], force)
+        for rel, _, _ in found:
             report[report_key].append((str(rel), note))
+        if context and len(found) == 1 and report_key in ("copied", "replaced", "unchanged"):
+            placed[target] = found[0][2]
+    if context:
+        _record(course, assignment, placed, context, report)
     print_collect_report(report)
     return report
+
+
+def _lms_candidates(files, assignment, course, name, roster, due, report):
+    """The notebooks of an LMS download as collect's candidates (rel, data, note, name the
+    notebook is matched by, student id, the lms Entry), and the context the record needs;
+    what the download holds besides is reported."""
+    system = lms.system_named(name, files)
+    entries, read, unmatched = system.parse(files)
+    people = lms.read_roster(roster, system) if roster else None
+    due = lms.parse_due(due) if due else _due_setting(course, assignment)
+    print(f"{system.TITLE} download" + (" (recognised)" if name == lms.AUTO else "") +
+          (f"; roster {shown(roster)}: {len(people)} students" if people is not None else "") +
+          (f"; due {due.isoformat()}" if due else ""))
+    report["ignored"] += read
+    report["unmatched"] += unmatched
+    handled = {rel for rel, _ in read} | {rel for rel, _ in unmatched}
+    for rel, _, _ in files:
+        if rel.suffix != ".ipynb" and str(rel) not in handled:
+            report["ignored"].append((str(rel), "not a notebook"))
+    candidates = []
+    for entry in entries:
+        sid, person = lms.student_of(entry, system, people)
+        entry.extra["person"] = person
+        candidates.append((entry.rel, entry.data, entry.note, PurePosixPath(entry.display),
+                           sid, entry))
+    return candidates, {"system": system, "roster": roster, "people": people, "due": due}
+
+
+def _due_setting(course, assignment):
+    """The due time of ``assignment`` in course.toml's ``[due]`` section (None if absent)."""
+    text = course.settings.get("due", {}).get(assignment)
+    return lms.parse_due(str(text)) if text else None
+
+
+def _latest(found, report):
+    """Of the files planned for one destination, the one to place: an LMS student's latest
+    re-upload or attempt (the others listed as superseded); otherwise all of them (place
+    reports two or more as a conflict)."""
+    entries = [entry for _, _, entry in found]
+    if len(found) < 2 or None in entries or len({e.key for e in entries}) > 1:
+        return found
+    ordered = sorted(found, key=lambda f: f[2].rank)
+    latest = ordered[-1]
+    for rel, _, _ in ordered[:-1]:
+        report["superseded"].append((str(rel), f"a later one counts: {latest[0]}"))
+    return [latest]
+
+
+def _record(course, assignment, placed, context, report):
+    """Record who each placed LMS submission is, list late and unlisted ones, and write the
+    roster's names into the gradebook."""
+    system, due, students = context["system"], context["due"], {}
+    for target, entry in sorted(placed.items()):
+        sid, notebook = target.parent.parent.name, target.stem
+        person = entry.extra.get("person")
+        details = lms.describe(entry, system, person, due, notebook)
+        if sid in students:                 # another notebook of the same student
+            earlier = students[sid]
+            earlier["files"].update(details["files"])
+            earlier["late"] = earlier["late"] or details["late"]
+            earlier["late_minutes"] = max(filter(None, [earlier["late_minutes"],
+                                                        details["late_minutes"]]), default=None)
+        else:
+            students[sid] = details
+        if context["people"] is not None and person is None:
+            report["unlisted"].append((str(entry.rel), (
+                f"{system.TITLE} key {entry.key} is not in the roster {context['roster']}: "
+                f"collected as {sid}")))
+    for sid, details in sorted(students.items()):
+        if details["late"]:
+            source = next(iter(details["files"].values()))["source"]
+            report["late"].append((source, f"{sid}: " + (
+                lms.delay_text(details["late_minutes"]) if details["late_minutes"]
+                else f"marked late by {system.TITLE}")))
+    if students:
+        lms.update_record(course.path, assignment, students)
+        lms.name_students(course.path, assignment)
 
 
 def place(target, files, force):

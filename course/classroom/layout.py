@@ -11,7 +11,10 @@ A course folder (``course/`` in the repository, or any copy an instructor grades
     submitted/<student>/<assignment>/   notebooks as collected
     repaired/<student>/<assignment>/    the repaired copies that are graded
     autograded/<student>/<assignment>/  the executed copies a TA opens
-    reports/<assignment>/  grading.json (flags), results.json (verdicts), shards/
+    reports/<assignment>/  grading.json (flags), results.json (verdicts), shards/, lms.json
+                           (who each LMS submission is: key, login, name, time, lateness),
+                           similarity.csv and .html (similar answers, for a person to read)
+    overrides/<assignment>.json  a teaching assistant's changed scores: who, when, why
     feedback/<student>/<assignment>/    one HTML page per notebook
 
 Every module of the course tools asks this one for a path; none joins these names itself.
@@ -117,6 +120,22 @@ class CourseFolder:
 
     def shards(self, assignment):
         return self.reports(assignment) / "shards"
+
+    def lms_record(self, assignment):
+        """What collect learnt from an LMS download about each student (lms/__init__.py)."""
+        return self.reports(assignment) / "lms.json"
+
+    def similarity_csv(self, assignment):
+        """The most similar pairs of answers per exercise (``similarity.py``)."""
+        return self.reports(assignment) / "similarity.csv"
+
+    def similarity_report(self, assignment):
+        return self.reports(assignment) / "similarity.html"
+
+    def overrides(self, assignment):
+        """The log of scores a teaching assistant set (``grader/overrides.py``); kept apart
+        from reports/, which grading rewrites."""
+        return self.path / "overrides" / f"{assignment}.json"
 
     # course.toml
     @cached_property

@@ -5,7 +5,7 @@ computed in float32 by the judge: hence the 1e-4 tolerance."""
 
 import numpy as np
 
-from classroom.grader.spec import Exercise, call
+from classroom.grader.spec import Exercise, Part, call
 
 
 def focal_cases(rng):
@@ -39,6 +39,8 @@ def masked_mean_reference(values, weights):
 
 
 def smooth_l1_cases(rng):
+    """The notebook's three cases, then deltas 1.0, 0.25 and a drawn one: cases 1, 2 and 4 use
+    delta 1 (the default), the others another delta (the rubric's two parts)."""
     cases = [[[0.0, 0.0], [0.5, -0.5]], [[0.0], [3.0]], [[0.0, 0.0], [0.05, 0.3], 0.1]]
     for delta in (1.0, 0.25, float(rng.uniform(0.05, 3.0))):
         y, p = rng.normal(0, 2, (2, 1, 4, 4, 36)), rng.normal(0, 2, (2, 1, 4, 4, 36))
@@ -53,7 +55,6 @@ def library_smooth_l1(y_true, y_pred, delta=1.0):
                       dtype=np.float64)
 
 
-
 def prepare_data():
     """Build the phantom volumes the notebook loads when graded (sandboxes can read, not write,
     the cache)."""
@@ -62,11 +63,16 @@ def prepare_data():
     build_phantom(**notebook_data("grading"))
 
 
+FOCAL = ("boxloc.losses.FocalLoss",)
+SMOOTH_L1 = ("boxloc.losses.SmoothL1Loss",)
+
 EXERCISES = [
     Exercise("test_focal_elements", call("focal_elements"), focal_cases, expected=library_focal,
-             tolerance=1e-4, visible=2),
+             tolerance=1e-4, visible=2, solved_by=FOCAL),
     Exercise("test_masked_mean", call("masked_mean"), masked_mean_cases,
-             expected=masked_mean_reference, tolerance=1e-6, visible=1),
+             expected=masked_mean_reference, tolerance=1e-6, visible=1, solved_by=FOCAL + SMOOTH_L1),
     Exercise("test_smooth_l1", call("smooth_l1_elements"), smooth_l1_cases,
-             expected=library_smooth_l1, tolerance=1e-4, visible=3),
+             expected=library_smooth_l1, tolerance=1e-4, visible=3, solved_by=SMOOTH_L1,
+             parts=(Part("delta 1 (the default): quadratic, then linear", 1, (1, 2, 4)),
+                    Part("another delta", 1, (3, 5, 6)))),
 ]

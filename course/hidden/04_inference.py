@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from classroom.grader.spec import Exercise, call, value
+from classroom.grader.spec import Exercise, Part, call, value
 
 TOY_BOXES = [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 20]]
 TOY_SCORES = [0.9, 0.8, 0.7, 0.95]
@@ -47,6 +47,10 @@ BOX_A, BOX_B, LESION_0, LESION_1 = [0, 2, 10, 12], [0, 0, 10, 10], [0, 0, 10, 10
 
 
 def slice_count_cases(rng):
+    """The notebook's five cases; then slices whose lesions lie 70 px or more apart, each with
+    a few noisy boxes on it and boxes elsewhere (6-11: no box can match two lesions, so the
+    order of matching does not change the counts), and a slice without any box (12). The
+    rubric's parts: matching (1, 2, 6-11), the order (3, 4), no prediction (5, 12)."""
     cases = [[[[11, 10, 31, 30], [12, 12, 32, 32], [80, 80, 100, 100]], [0.9, 0.6, 0.7],
               [[10, 10, 30, 30], [50, 50, 70, 80]], 0.5],          # a hit, a duplicate, a miss
              [[[0, 0, 10, 20]], [0.8], [[0, 0, 10, 10]], 0.5],     # IoU exactly at the threshold
@@ -54,14 +58,16 @@ def slice_count_cases(rng):
              [[BOX_A, BOX_B], [0.7, 0.7], [LESION_0, LESION_1], 0.4],   # a tie: input order
              [[], [], [LESION_0], 0.5]]                            # no prediction
     for threshold in (0.1, 0.3, 0.5, 0.5, 0.7, float(rng.uniform(0.1, 0.9))):
-        truth = random_boxes(rng, int(rng.integers(1, 5)), 200, 8, 40)
+        cells = rng.permutation(4)[:int(rng.integers(1, 5))]      # lesions in a 2 x 2 grid
+        corners = 150 * np.stack([cells // 2, cells % 2], axis=1) + rng.uniform(0, 40, (len(cells), 2))
+        truth = np.concatenate([corners, corners + rng.uniform(8, 40, (len(cells), 2))], axis=1)
         near = truth[rng.integers(0, len(truth), int(rng.integers(1, 2 * len(truth) + 2)))]
         near = near + rng.normal(0, 2.5, near.shape)               # several boxes per lesion
-        far = random_boxes(rng, int(rng.integers(0, 4)), 200, 8, 40)
+        far = random_boxes(rng, int(rng.integers(0, 4)), 260, 8, 40)
         boxes = np.concatenate([near, far])[rng.permutation(len(near) + len(far))]
         scores = np.round(rng.random(len(boxes)), 1)                # ties happen
         cases.append([boxes, scores, truth, threshold])
-    return cases
+    return cases + [[[], [], [], 0.5]]
 
 
 def library_slice_counts(pred_boxes, pred_scores, true_boxes, iou_threshold):
@@ -104,14 +110,28 @@ def prepare_data():
     build_phantom(**notebook_data("grading", held_out=True))
 
 
+NMS = ("boxloc.nms", "boxloc.nms.nms", "boxloc.bounding_box.nms", "boxloc.plotting.nms",
+       "boxloc.batched_nms", "boxloc.nms.batched_nms")
+
 EXERCISES = [
-    Exercise("test_my_nms", call("my_nms"), nms_cases, expected=library_nms, visible=2),
+    Exercise("test_my_nms", call("my_nms"), nms_cases, expected=library_nms, visible=2,
+             solved_by=NMS,
+             parts=(Part("greedy suppression, highest score first", 2, (1, 3, 4, 5)),
+                    Part("an IoU equal to the threshold is not suppressed", 1, (2,)))),
     Exercise("test_decoded", value("decoded_answer"), expected="b", kind="choice"),
     Exercise("test_count_kept", call("count_kept"), count_kept_cases, expected=library_count_kept,
-             visible=2),
+             visible=2, solved_by=NMS,
+             parts=(Part("scores above the threshold, then NMS", 1, (1, 3, 4, 5, 6, 7)),
+                    Part("a score equal to the threshold is not above it", 1, (2,)))),
     Exercise("test_slice_counts", call("slice_counts"), slice_count_cases,
-             expected=library_slice_counts, visible=5),
+             expected=library_slice_counts, visible=5, fields=("TP", "FP", "FN"),
+             solved_by=("boxloc.evaluation.match_detections", "boxloc.evaluation.sensitivity_ppv"),
+             parts=(Part("hits, second boxes on a lesion, false alarms and misses", 1,
+                         (1, 2, 6, 7, 8, 9, 10, 11)),
+                    Part("the higher score chooses first, equal scores in input order", 1, (3, 4)),
+                    Part("a slice without predictions", 1, (5, 12)))),
     Exercise("test_sens_ppv", call("sens_and_ppv"), sens_ppv_cases, expected=library_sens_ppv,
-             visible=1),
+             visible=1, fields=("sensitivity", "PPV"),
+             solved_by=("boxloc.evaluation.sensitivity_ppv", "boxloc.evaluation.match_detections")),
     Exercise("test_single_box", value("single_box_median_iou"), expected=1.0),
 ]

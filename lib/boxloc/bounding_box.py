@@ -34,7 +34,9 @@ __all__ = ["BoundingBox"]
 class BoundingBox:
     """Anchors of a feature pyramid and the conversions between masks, boxes and targets.
 
-    Args (the seed's, same order and defaults):
+    The arguments are the seed's, in the same order and with the same defaults.
+
+    Args:
         image_shape: (H, W) of a slice.
         classes: K, the number of foreground classes.
         c: pyramid levels; level c has a grid of ``int(H / 2**c) x int(W / 2**c)``.
@@ -283,7 +285,7 @@ class BoundingBox:
 
     def convert_box_to_msk(self, box, apply_deltas=True, iou_nms=None, cls_threshold=None,
                            random_values=True, rng=None):
-        """Draw decoded boxes -> uint8 masks (*lead, H, W, 1), e.g. (1, H, W, 1) for a slice.
+        """Draw decoded boxes -> uint8 masks ``(*lead, H, W, 1)``, e.g. (1, H, W, 1) for a slice.
 
         Pixel values are random in 1..9 per box (``random_values``, as the seed; pass ``rng``
         for repeatable colours) or the box's class index + 1.

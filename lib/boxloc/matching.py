@@ -60,8 +60,8 @@ class Matches(NamedTuple):
 class MatchRule:
     """One matching rule: how it matches, and which IoU pairs it needs to see.
 
-    match: ``(pair_box, pair_iou, cell, box_best, num_cells, iou_upper, iou_lower) ->
-        Matches``, where ``cell`` is each pair's ``pair_cells`` index and ``box_best`` the best
+    match: ``(pair_box, pair_iou, cell, box_best, num_cells, iou_upper, iou_lower)`` ->
+        ``Matches``, where ``cell`` is each pair's ``pair_cells`` index and ``box_best`` the best
         IoU of each box.
     forced_pairs: the pairs a box whose best IoU is below ``iou_lower`` must bring along, since
         the pairs below ``iou_lower`` are otherwise skipped (``targets.matching_pairs``):

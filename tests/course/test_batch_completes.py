@@ -172,12 +172,13 @@ def test_a_case_that_did_not_finish_says_so_instead_of_the_expected_value():
     found = judge.verdict(exercise, results, [1, 2, 3, 4])
     assert found["visible"] == [{"case": 1, "passed": True, "expected": "1"},
                                 {"case": 2, "passed": False, "expected": "2",
-                                 "note": "did not finish within 3 s"}]
+                                 "note": "did not finish within 3 s",
+                                 "explained": "did not finish within 3 s"}]
     assert found["hidden_failed"] == 2
     assert found["hidden_notes"] == ["was not run: an earlier case did not finish"]
     page = records.feedback_html("s", "a", "n", {"test_count_anchors": found}, RELEASE)
-    assert "visible check 2 did not finish within 3 s" in page
-    assert "visible check 2 failed" not in page
+    assert "✗ check 2, “a single level” did not finish within 3 s" in page
+    assert "expected" not in page.split("did not finish")[0].rsplit("check 2", 1)[-1]
 
 
 # ---------------------------------------------------------------- a sandbox's report
@@ -368,10 +369,10 @@ def test_a_judge_failure_names_the_student_and_the_class_is_judged(tmp_path, mon
                                    "cases": cases, "answers": answers}))
     real = judge.verdict
 
-    def faulty(exercise, results, expected, plain_module):
+    def faulty(exercise, results, expected):
         if results == [{"ok": "boom"}]:
             raise RuntimeError("a fault of the judge's own")
-        return real(exercise, results, expected, plain_module)
+        return real(exercise, results, expected)
     monkeypatch.setattr(judge, "verdict", faulty)
     judge.main(request, tmp_path / "verdicts.json")
     result = json.loads((tmp_path / "verdicts.json").read_text())
@@ -417,8 +418,8 @@ def test_a_student_the_judge_failed_on_is_named_everywhere_and_graded_by_hand(tm
     rows = (tmp_path / "grades.csv").read_text().splitlines()
     points = records.points_of(RELEASE)
     assert rows[1] == ",".join(["alice", *(f"{p:g}" for p in points.values()),
-                                f"{sum(points.values()):g}", ""])
-    assert rows[2] == "mallory" + "," * (len(points) + 2) + "judge_failed:anchors"
+                                f"{sum(points.values()):g}", "", ""])          # flags, details
+    assert rows[2] == "mallory" + "," * (len(points) + 2) + "judge_failed:anchors,"
     exporting.feedback(course, ASSIGNMENT)
     page = (course / "feedback" / "mallory" / ASSIGNMENT / "anchors.html").read_text()
     assert "not graded automatically: a teaching assistant grades this notebook" in page

@@ -118,12 +118,13 @@ def test_a_verdict_needs_every_case_and_says_which_failed():
     ok = judge.verdict(exercise, [{"ok": 2}, {"ok": 4}], [2, 4])
     assert ok == {"passed": True, "cases": 2, "failed": 0, "hidden_failed": 0, "problems": [],
                   "visible": [{"case": 1, "passed": True, "expected": "2"}], "hidden_notes": [],
-                  "odd": []}
+                  "hidden": 1, "odd": []}
     bad = judge.verdict(exercise, [{"ok": 2}, {"error": "ZeroDivisionError: x"}], [2, 4])
     assert not bad["passed"] and bad["failed"] == bad["hidden_failed"] == 1
     assert "case 2" in bad["problems"][0] and bad["visible"][0]["passed"]
     wrong_visible = judge.verdict(exercise, [{"ok": 3}, {"ok": 4}], [2, 4])
-    assert wrong_visible["visible"] == [{"case": 1, "passed": False, "expected": "2"}]
+    assert wrong_visible["visible"] == [{"case": 1, "passed": False, "expected": "2",
+                                         "explained": "expected 2, got 3"}]
     assert wrong_visible["hidden_failed"] == 0
     assert not judge.verdict(exercise, [{"ok": 2}], [2, 4])["passed"]          # one missing
     assert not judge.verdict(exercise, None, [2, 4])["passed"]                 # not recorded

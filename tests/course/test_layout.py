@@ -123,7 +123,7 @@ def test_no_course_file_loads_another_by_path_or_edits_the_import_path():
 
 def test_course_folder_names_and_the_settings_file_are_spelt_in_layout_only():
     names = ("source", "hidden", "release", "submitted", "repaired", "autograded", "reports",
-             "feedback", "shards")
+             "feedback", "shards", "overrides")
     spelt = {}
     for path in MODULES:
         if path.name == "layout.py":

@@ -7,9 +7,11 @@ Trusted side (the instructor's process):
     events.py    the report's lines, read strictly (anything else: not graded)
     spec.py      how hidden tests are declared (<course>/hidden/<assignment>.py)
     judge.py     expected values and verdicts, run as ``python -E -s -m`` (a clean interpreter)
+    explain.py   a wrong answer in the exercise's own words, for the feedback (summarised)
     tamper.py    flags for a teaching assistant: static reading + what the sandbox saw
     records.py   gradebook, executed notebooks, feedback pages
     integrity.py the gradebook exported only as the release and the judge left it
+    overrides.py a teaching assistant's changed scores: the log (who, when, why), the gradebook
     safe_text.py text a student controls, made safe for a terminal, a CSV cell, a report
     flag_names.py  the fixed vocabulary of flags; a finding as reports show it
     shards.py    a class split over machines, merged into one gradebook

@@ -64,13 +64,20 @@ def test_cells(release_nb):
 
 
 def check_exercises(exercises, releases, assignment):
-    """Every test cell of the release has its hidden side, and nothing else is declared."""
+    """Every test cell of the release has its hidden side, and nothing else is declared; an
+    exercise's parts add up to its test cell's points."""
     graded = set().union(*(test_cells(nb) for nb in releases.values()))
     declared = {e.grade_id for e in exercises}
     if graded != declared:
         raise SystemExit(f"{assignment}: test cells {sorted(graded - declared)} have no hidden "
                          f"side and {sorted(declared - graded)} are not test cells of the release "
                          "(course/hidden must match the source notebooks)")
+    points = {gid: p for nb in releases.values() for gid, p in points_of(nb).items()}
+    for exercise in exercises:
+        if exercise.parts and abs(sum(p.points for p in exercise.parts) - points[exercise.grade_id]) > 1e-9:
+            raise SystemExit(f"{assignment}: the parts of {exercise.grade_id} add up to "
+                             f"{sum(p.points for p in exercise.parts):g} points, its test cell has "
+                             f"{points[exercise.grade_id]:g}")
 
 
 def plan_for(course, assignment, releases, secret):
@@ -79,6 +86,10 @@ def plan_for(course, assignment, releases, secret):
     check_exercises(exercises, releases, assignment)
     cases = {gid: [plain.to_plain(c) for c in drawn]
              for gid, drawn in spec.draw_cases(exercises, secret).items()}
+    for exercise in exercises:
+        problem = exercise.parts_problem(len(cases.get(exercise.grade_id, [])))
+        if problem:
+            raise SystemExit(f"{assignment}: {problem}")
     return exercises, cases, spec.recording_plan(exercises, cases)
 
 

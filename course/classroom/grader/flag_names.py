@@ -23,6 +23,9 @@ FLAG_NAMES = {
     "unknown_notebook": "a notebook that is not in the release: not graded",
     "missing_notebook": "a release notebook was not submitted: scores 0",
     "unreadable": "a notebook that could not be read: scores 0",
+    # what the LMS download says (classroom/lms, recorded by collect; the cell is the delay)
+    "late": "submitted after the due time (--due) or marked late by the LMS; the points are "
+            "reduced only under the course's [late_policy] setting",
     # static reading of the submitted code (grader/tamper.py)
     "syntax": "a cell does not parse",
     "rebinding": "rebinds a name that a locked cell defines",

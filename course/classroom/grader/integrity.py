@@ -5,11 +5,13 @@ cells with their points, the checksums of the locked cells). ``problems`` compar
 the gradebook with that snapshot and with the judge's verdicts (``reports/<a>/results.json``):
 a test cell or its points changed, a score that is not the judge's, a manual score or extra
 credit set outside ``instructor.py``, a graded student missing. Any of these makes ``export``
-refuse with the list, so a grade that leaves the course is one the grader gave.
+refuse with the list, so a grade that leaves the course is one the grader gave, or one a
+teaching assistant recorded with ``instructor.py override`` (``overrides.py``: who, when, why).
 """
 
 import json
 from ..layout import CourseFolder
+from . import overrides
 from .records import expected_score
 
 
@@ -45,6 +47,7 @@ def problems(course, assignment, points, accept_manual=False):
     if not results_path.exists():
         return [f"no grading results ({results_path}): run the 'grade' command first"]
     results = json.loads(results_path.read_text())["students"]
+    recorded = overrides.in_force(overrides.load(course.path, assignment))
     found = []
     with Gradebook(course.gradebook_url) as gradebook:
         if structure(gradebook, assignment) != expected_structure:
@@ -60,9 +63,16 @@ def problems(course, assignment, points, accept_manual=False):
                 details = results[student].get(notebook.name, {})
                 verdicts = details.get("verdicts", {})
                 for grade in notebook.grades:
-                    if grade.manual_score is not None and not accept_manual:
+                    override = recorded.get((student, grade.name))
+                    if override is not None and grade.manual_score != float(override["points"]) \
+                            and not (accept_manual and grade.manual_score is not None):
+                        found.append(f"{student}/{grade.name}: override of {override['points']:g} "
+                                     f"recorded ({override['at']}) but the gradebook's manual "
+                                     f"score is {grade.manual_score}")
+                    elif grade.manual_score is not None and override is None and not accept_manual:
                         found.append(f"{student}/{grade.name}: manual score {grade.manual_score:g} "
-                                     "(pass --accept-manual-scores if you set it)")
+                                     "not recorded with 'instructor.py override' (record it there, "
+                                     "or pass --accept-manual-scores if you set it in formgrader)")
                     if grade.extra_credit:
                         found.append(f"{student}/{grade.name}: extra credit {grade.extra_credit:g}")
                     wanted = expected_score(points[notebook.name][grade.name],

@@ -22,15 +22,17 @@ student is judged lands in ``failures`` under that student's name; the class is 
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
-from . import plain, spec
+from . import explain, plain, spec
 
 # A case the driver did not run, by its code: what the instructor and the student read.
 NOT_RUN = {"after_unfinished": "was not run: an earlier case did not finish",
            "notebook_time": "was not run: the notebook's time limit was reached"}
 NOT_PLAIN = "recorded data that is not plain"
+ERROR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,60}")     # an exception's type, as recorded
 
 
 def normalise_choice(value):
@@ -93,15 +95,18 @@ def expected_values(exercises, cases):
 
 def verdict(exercise, results, expected):
     """Whether every case of one exercise is right. ``problems`` (for the instructor) says why,
-    ``odd`` which answers had an odd form (for a flag); ``visible`` (for the student) says which
-    of the notebook's own cases failed and what was expected there, or that the case did not
-    finish in time (``note``); ``hidden_failed`` only counts the others and ``hidden_notes``
-    says whether some did not finish: nothing the student's code produced reaches the feedback
-    (it could carry the hidden cases it was called with)."""
+    ``odd`` which answers had an odd form (for a flag). For the student: ``visible`` says which
+    of the notebook's own cases failed, what was expected there and, in the exercise's words,
+    what the answer gave instead (``explained``, ``explain.py``: summarised, never the whole
+    answer) or that it did not finish in time (``note``); ``hidden`` counts the cases the
+    notebook does not show and ``hidden_failed`` those that failed, ``hidden_notes`` says
+    whether some did not finish (nothing of their inputs or answers: the student's code could
+    carry the hidden inputs it was called with); ``answer`` explains a wrong single answer
+    (value()) without its key; ``parts`` gives each part's points and whether it passed."""
     from boxloc.exercises import brief
     results = results or [{"error": "not recorded (the test cell did not run)"}]
     wanted = expected if exercise.record.calls else [expected]
-    problems, passed, notes, odd = [], [], [], []
+    problems, passed, notes, odd, recorded, mismatches = [], [], [], [], [], []
     if exercise.record.calls and len(results) != len(wanted):
         problems.append(f"{len(results)} answers recorded for {len(wanted)} cases")
     for number, want in enumerate(wanted, 1):
@@ -109,23 +114,68 @@ def verdict(exercise, results, expected):
         mismatch, note = _judge_case(exercise, result, want)
         passed.append(mismatch is None)
         notes.append(note)
+        recorded.append(result)
+        mismatches.append(mismatch)
         if mismatch:
             problems.append(f"case {number}: {mismatch.text}"[:400])
             if mismatch.odd:
                 odd.append(f"case {number}: {mismatch.odd}")
-    visible = [{"case": n + 1, "passed": ok, "expected": brief(wanted[n]),
-                **({"note": notes[n]} if notes[n] and not ok else {})}
-               for n, ok in enumerate(passed[:exercise.visible])]
-    return {"passed": not problems, "cases": len(wanted), "failed": passed.count(False),
-            "hidden_failed": passed[exercise.visible:].count(False), "visible": visible,
-            "hidden_notes": sorted(set(filter(None, notes[exercise.visible:]))),
-            "problems": problems[:10], "odd": odd[:10]}
+    visible = []
+    for n, ok in enumerate(passed[:exercise.visible]):
+        case = {"case": n + 1, "passed": ok, "expected": brief(wanted[n])}
+        if not ok:
+            case.update({"note": notes[n]} if notes[n] else {},
+                        explained=notes[n] or student_words(exercise, recorded[n], wanted[n],
+                                                            judged=mismatches[n]))
+        visible.append(case)
+    found = {"passed": not problems, "cases": len(wanted), "failed": passed.count(False),
+             "hidden_failed": passed[exercise.visible:].count(False), "visible": visible,
+             "hidden_notes": sorted(set(filter(None, notes[exercise.visible:]))),
+             "hidden": exercise.hidden_cases(len(wanted)),
+             "problems": problems[:10], "odd": odd[:10]}
+    if exercise.others:
+        found["others"] = exercise.others
+    if not exercise.record.calls and problems:
+        found["answer"] = notes[0] or student_words(exercise, recorded[0], wanted[0], reveal=False,
+                                                    judged=mismatches[0])
+    if exercise.parts and exercise.parts_problem(len(wanted)) is None:
+        found["parts"] = [{"title": p.title, "points": p.points,
+                           "passed": all(passed[n - 1] for n in p.cases)} for p in exercise.parts]
+    return found
 
 
 def broken_verdict(problem):
     """The verdict of an exercise that could not be judged for anyone (no points)."""
     return {"passed": False, "cases": 0, "failed": 0, "hidden_failed": 0, "visible": [],
-            "hidden_notes": [], "problems": [problem], "odd": []}
+            "hidden_notes": [], "hidden": 0, "problems": [problem], "odd": []}
+
+
+def student_words(exercise, result, want, reveal=True, judged=None):
+    """What a failed case gave, for the student, in the exercise's words (``explain.py``):
+    an exception by its type only, a judge's own text (``judged``: the case's Mismatch), a
+    wrong value summarised."""
+    if not isinstance(result, dict) or len(result) != 1:
+        return "was not recorded"
+    (status, data), = result.items()
+    if status == "error":
+        name = str(data).split(":", 1)[0].strip()
+        if "not recorded" in str(data):
+            return "was not recorded (the test cell did not run)"
+        return f"raised {name}" if ERROR_NAME.fullmatch(name) else "raised an error"
+    if status != "ok":
+        return "did not give an answer the grader could read"
+    try:
+        got = plain.from_plain(data)
+    except plain.NotPlain:
+        return "returned something that is not plain data (numbers, text, lists, dicts, arrays)"
+    if exercise.judge is not None:
+        from boxloc.exercises import UNCOMPARABLE
+        if judged is None or judged.odd == UNCOMPARABLE:
+            return "the exercise's check could not read the answer"
+        return judged.text[:200]
+    if exercise.kind == "choice":
+        got, want = normalise_choice(got), normalise_choice(want)
+    return explain.explain(got, want, exercise.tolerance, exercise.fields, reveal)
 
 
 def _judge_case(exercise, result, want):

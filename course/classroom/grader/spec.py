@@ -20,8 +20,20 @@ released) as a list of ``Exercise``:
   those, with their expected values; of the others it only says how many failed).
 * ``kind``: how a teaching assistant compares (``"number"``: tolerance, ints and integral floats
   alike, tuples and lists alike; ``"choice"``: one letter, any case, surrounding spaces).
-
-Every case must pass for the exercise's points (nbgrader's all-or-nothing test cells).
+* ``parts`` (optional): the exercise's cases in groups a rubric marks separately, each a
+  ``Part(title, points, cases)`` with the numbers of its cases (1 = the first visible case);
+  the parts cover every case once and their points add up to the test cell's points (checked
+  before any sandbox runs). Without parts, every case must pass for the points (nbgrader's
+  all-or-nothing test cells); with parts, each part whose cases all pass earns its points.
+* ``fields`` (optional): what each value of a tuple answer is, in the exercise's own words
+  (``("TP", "FP", "FN")``): feedback then says "FP: expected 2, got 1".
+* ``others`` (optional, value() exercises judged by a property): what else the grader tries,
+  in the student's words ("other masks"): feedback says they were tried too. A ``judge``'s
+  text is shown to the student: it says what is wrong without any hidden input.
+* ``solved_by``: the library functions that answer a write-it-yourself exercise, as dotted
+  names, with every alias under which the library exposes them (``boxloc.iou_matrix`` and
+  ``boxloc.boxes.iou_matrix``). Declared only, for now: blocking them while the exercise is
+  recorded and flagging them in the static scan is issue 22 item 1 (the in-sandbox recorder).
 """
 
 import hashlib
@@ -53,6 +65,17 @@ def call(name, helper=""):
 
 
 @dataclass(frozen=True)
+class Part:
+    """A group of an exercise's cases that a rubric marks on its own."""
+    title: str                                      # what the part checks, for the student
+    points: float
+    cases: tuple                                    # case numbers, 1 = the first case
+
+    def __post_init__(self):
+        object.__setattr__(self, "cases", tuple(int(n) for n in self.cases))   # a range too
+
+
+@dataclass(frozen=True)
 class Exercise:
     grade_id: str                                   # the test cell's nbgrader grade id
     record: Record
@@ -62,6 +85,10 @@ class Exercise:
     kind: str = "number"
     tolerance: float = 1e-6
     visible: int = 0                                # leading cases the notebook shows too
+    parts: tuple = ()                               # Part, ... (partial credit)
+    fields: tuple = ()                              # names of a tuple answer's values
+    others: str = ""                                # value(): what else a judge= tries
+    solved_by: tuple = ()                           # library functions that answer it
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -70,6 +97,31 @@ class Exercise:
             raise ValueError(f"{self.grade_id}: call() needs cases")
         if (self.expected is None) == (self.judge is None):
             raise ValueError(f"{self.grade_id}: give exactly one of expected= and judge=")
+        if self.parts and not self.record.calls:
+            raise ValueError(f"{self.grade_id}: parts group the cases of a call() exercise")
+        if any(not isinstance(p, Part) or p.points <= 0 or not p.cases for p in self.parts):
+            raise ValueError(f"{self.grade_id}: parts are Part(title, points > 0, cases)")
+        if len({p.title for p in self.parts}) != len(self.parts):
+            raise ValueError(f"{self.grade_id}: two parts have the same title")
+        if self.others and self.record.calls:
+            raise ValueError(f"{self.grade_id}: others= is for value() exercises (a call() "
+                             "exercise's hidden cases are its cases after the visible ones)")
+
+    def parts_problem(self, cases):
+        """Why the parts do not fit ``cases`` cases (None when they cover each case once)."""
+        if not self.parts:
+            return None
+        numbers = sorted(n for p in self.parts for n in p.cases)
+        if numbers != list(range(1, cases + 1)):
+            return (f"{self.grade_id}: the parts must cover the cases 1 to {cases} once each, "
+                    f"they cover {numbers}")
+        return None
+
+    def hidden_cases(self, cases):
+        """How many of ``cases`` the notebook does not show (feedback says they were tried)."""
+        if self.record.calls:
+            return max(cases - self.visible, 0)
+        return 1 if self.others else 0
 
 
 def load_module(path):
