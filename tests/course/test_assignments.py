@@ -432,6 +432,19 @@ def test_solutions_get_full_marks_and_no_flags(graded, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_honest_submissions_raise_no_flag(graded, assignment):
+    """A flag on every honest submission would teach teaching assistants to ignore flags: the
+    solution, correct answers in other forms, typical mistakes, partial and untouched notebooks
+    raise none (TensorFlow's import reading /sys, loading native code and reading frames
+    included), but the judge's ``odd_answer`` for an answer of an odd form (a list of counts
+    where one count is expected)."""
+    report = json.loads((graded / "reports" / assignment / "grading.json").read_text())
+    flagged = {student: [f for f in found if f["flag"] != "odd_answer"]
+               for student, found in report.items()}
+    assert flagged == dict.fromkeys(report, [])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_untouched_release_scores_zero_without_stopping_the_grader(graded, assignment):
     assert scores(graded, assignment, "untouched") == {
         k: 0 for k in ASSIGNMENTS[assignment]["points"]}

@@ -185,7 +185,25 @@ PROTECTED = {"np": "import numpy", "check": "from boxloc.exercises import check"
     ("open('../../source/01_anchors/anchors.ipynb').read()", "file_access"),
     ("!cat ../../gradebook.db", "shell"),
     ("from boxloc.exercises import _difference", "private_import"),
-    ("def broken(:\n    pass", "syntax")])
+    ("def broken(:\n    pass", "syntax"),
+    # uses, whatever the locked setup cell imported (it imports os: no import here to see)
+    ("os.kill(os.getppid(), 9)", "signal"),
+    ("os.kill(os.getppid(), 9)", "process_access"),
+    ("signal.pidfd_send_signal(fd, 9)", "signal"),
+    ("os.truncate('/tmp/log', 0)", "file_access"),
+    ("importlib.import_module('ctypes').CDLL(None)", "native_code"),
+    ("__import__('ctypes')", "native_code"),
+    ("libc = np.ctypeslib.load_library('libc', '/lib')", "native_code"),
+    ("open(f'/proc/{pid}/mem', 'rb')", "process_access"),
+    ("def f():\n    return sys._getframe(1).f_globals", "introspection"),
+    ("gc.get_referrers(check)", "introspection"),
+    ("count_anchors.__code__ = other.__code__", "introspection"),
+    ("import builtins\nbuiltins.open = print", "recorder_access"),
+    ("sys.modules['json'] = None", "recorder_access"),
+    ("_boxloc_record = print", "recorder_access"),
+    ("__builtins__ = {}", "recorder_access"),
+    ("get_ipython().kernel.comm_manager.unregister_target('boxloc.grader', None)", "recorder_access"),
+    ("print(open('/grader/job.json').read())", "recorder_access")])
 def test_the_scan_names_each_attempt(code, flag):
     assert flag in {f["flag"] for f in tamper.scan_cell(code, "cell", PROTECTED)}
 
@@ -200,6 +218,9 @@ def test_the_solutions_raise_no_flag(assignment):
 
 def test_honest_local_names_and_reimports_are_not_flagged():
     code = "import numpy as np\nfrom boxloc import BoundingBox\ndef f(height):\n    check = 1\n    return check"
+    assert tamper.scan_cell(code, "cell", PROTECTED) == []
+    code = ("kernel = layers.Conv3D(8, 3).kernel_size\nstack = np.stack([a, b])\n"   # common words
+            "x = tf.cast(y, 'float32')\ngc_free = 1\nframe = frames[0]")
     assert tamper.scan_cell(code, "cell", PROTECTED) == []
 
 
@@ -294,9 +315,48 @@ def test_unknown_level_is_refused():
         sandbox.run({}, b"", "chroot", sandbox.Limits())
 
 
+# The kernel goes for the driver that records it (its parent, the sandbox's PID 1): signals,
+# its memory and environment, its file descriptors (pidfd_getfd through ctypes), the recorder's
+# file (a read-only mount).
+ATTACK_THE_DRIVER = """
+import ctypes, signal
+driver = os.getppid()
+print('driver', driver)
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+    try:
+        os.kill(driver, sig)
+        print('kill', sig.name, 'sent')
+    except OSError as error:
+        print('kill', sig.name, type(error).__name__)
+for entry in ('mem', 'environ'):
+    try:
+        open(f'/proc/{driver}/{entry}', 'rb').read(1)
+        print(entry, 'read')
+    except OSError as error:
+        print(entry, type(error).__name__)
+libc = ctypes.CDLL(None, use_errno=True)
+pidfd = libc.syscall(434, driver, 0)
+print('pidfd_getfd took', [fd for fd in range(64) if libc.syscall(438, pidfd, fd, 0) >= 0])
+try:
+    open('/grader/kernel/recorder.py', 'a').close()
+    print('kernel files writable')
+except OSError as error:
+    print('kernel files', type(error).__name__)
+try:
+    print('driver', [line.split()[:2] for line in open(f'/proc/{driver}/status').read().splitlines()
+                     if line.startswith(('Uid', 'CapEff', 'CapInh', 'CapAmb'))])
+except OSError:
+    print('driver status unavailable')
+"""
+
+
 @pytest.mark.parametrize("level", [level for level in sandbox.LEVELS if level != "none"])
 def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level):
-    """A solved notebook with one extra cell that looks for the course, graded at each level."""
+    """A solved notebook with one extra cell that looks for the course and goes for the driver,
+    graded at each level: the course is not there, and the driver survives (every answer is
+    recorded), its memory, environment and descriptors out of reach; where the grader is root
+    it runs as its own uid with only CAP_SETUID, CAP_SETGID and CAP_KILL (bits 5-7), none
+    inheritable, and the kernel cannot even signal it."""
     if level.startswith("namespaces-root") and sandbox.detect_level() != "namespaces-root":
         pytest.skip("the grader does not run as root here")
     from course_helpers import fill, solution_cells
@@ -307,6 +367,7 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
              "except FileNotFoundError:\n    print('course visible: False')\n"
              "print('uid', os.getuid(), 'pid', os.getpid())\n"
              "print('proc:', os.listdir('/proc')[:3])\n"
+             + ATTACK_THE_DRIVER +
              "open('/usr/boxloc-probe', 'w')")
     nb.cells.insert(2, nbformat.v4.new_code_cell(probe))
     path = tmp_path / "anchors.ipynb"
@@ -324,6 +385,33 @@ def test_each_isolation_level_hides_the_course_and_keeps_answers(tmp_path, level
     if level.startswith("namespaces-root"):
         assert f"uid {sandbox.FIRST_UID}" in output
     assert ("proc: []" in output) == level.endswith("no-proc")
+    assert "driver 1\n" in output and "pidfd_getfd took []" in output
+    assert "kernel files writable" not in output and "kernel files " in output
+    seen = {f["flag"] for f in graded.flags if f["cell"] is None}      # by the audit hook
+    assert {"signal", "native_code", "process_access"} <= seen
+    assert not {"incomplete", "audit_gap", "audit_flood"} & seen
+    if not level.endswith("no-proc"):
+        assert "mem PermissionError" in output and "environ PermissionError" in output
+    if level.startswith("namespaces-root"):
+        assert "kill SIGKILL PermissionError" in output
+    if level == "namespaces-root":
+        assert (f"driver [['Uid:', '{sandbox.FIRST_DRIVER_UID}'], ['CapInh:', '0000000000000000'], "
+                "['CapEff:', '00000000000000e0'], ['CapAmb:', '0000000000000000']]") in output
+
+
+def test_without_a_sandbox_the_same_driver_records_every_answer(tmp_path):
+    """``none`` (``--allow-unsandboxed``): no isolation at all, but the same driver, startup
+    file, recorder and audit channel; an honest notebook is recorded in full, unflagged."""
+    from course_helpers import fill, solution_cells
+    release_path = COURSE / "release" / "01_anchors" / "anchors.ipynb"
+    release = nbformat.read(release_path, as_version=4)
+    path = tmp_path / "anchors.ipynb"
+    nbformat.write(fill(release_path, solution_cells(COURSE / "source" / "01_anchors" / "anchors.ipynb")), path)
+    _, _, plan = batch.plan_for(COURSE, "01_anchors", {"anchors": release}, "s")
+    graded = batch.run_one(batch.Submission("solution", "anchors", path), plan, "none",
+                           sandbox.Limits(cell_timeout=60), 0, COURSE, release, None)
+    assert set(graded.answers) == set(plan) and graded.flags == []
+    assert all("ok" in r for results in graded.answers.values() for r in results)
 
 
 # ---------------------------------------------------------------- resources per sandbox

@@ -6,8 +6,11 @@ each hostile submission has exactly 9 points (less what an odd answer elsewhere 
 in ``LOSES``), the honest one 11, the wrong one 9, the blank one 0; nothing in the course
 folder, the grader's code or the host changed; and the report flags name each attempt. Answers
 no comparison could read (10**400, text for a number, bools for a letter) and a function that
-never returns on a hidden case cost only their exercise (the batch completes). Attacks on
-``collect`` (zip paths, symlinks, a zip bomb) are at the end.
+never returns on a hidden case cost only their exercise (the batch completes). The kernel
+goes for the driver that records it and for its audit channel (``attack_the_driver``), rebinds
+and patches what a recorder would use (``rebind_the_recorder``: no effect) and changes its own
+record through the recorder's frame (``forge_through_frames``: possible in-process, flagged).
+Attacks on ``collect`` (zip paths, symlinks, a zip bomb) are at the end.
 """
 
 import hashlib
@@ -40,11 +43,64 @@ def count_anchors(image_shape, c, anchor_scales, anchor_ratios):
 EARNED = dict(FULL, test_count_anchors=0)
 PWNED = "/tmp/boxloc-hostile-was-here"
 TIMEOUT = 20                                   # seconds per cell and per recorded case
-LOSES = {"bools_for_a_letter": "test_refinement"}    # an odd answer besides count_anchors
+LOSES = {"bools_for_a_letter": "test_refinement",   # an odd answer besides count_anchors
+         "forge_through_frames": "test_anchor_size"}  # its own record changed (and flagged)
 SLOW_ON_HIDDEN_CASES = SOLUTIONS["count_anchors"].replace(
     "    height, width = image_shape",
     "    while 2 in c:              # only hidden cases ask for level 2: never returns there\n"
     "        pass\n    height, width = image_shape")
+# The kernel goes for the driver (its parent, the sandbox's PID 1) and for the audit channel:
+# each try prints what it got; the channel is then flooded and redirected to /dev/null.
+ATTACK_THE_DRIVER = """
+import ctypes, json, os, signal, socket
+libc = ctypes.CDLL(None, use_errno=True)
+driver = os.getppid()
+
+def attempt(name, action):
+    try:
+        print(name, '->', action())
+    except OSError as error:
+        print(name, '-> denied:', type(error).__name__)
+
+def syscall(*args):
+    value = libc.syscall(*args)
+    if value < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return value
+
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGSTOP):
+    attempt(f'kill {sig.name}', lambda: os.kill(driver, sig))
+for entry in ('mem', 'environ', 'fd/1'):
+    attempt(f'read /proc/driver/{entry}', lambda: open(f'/proc/{driver}/{entry}', 'rb').read(16))
+attempt('ptrace attach', lambda: syscall(101, 16, driver, 0, 0))
+pidfd = syscall(434, driver, 0)
+attempt('pidfd_getfd', lambda: [syscall(438, pidfd, fd, 0) for fd in range(64)])
+channel = json.loads(os.environ['BOXLOC_KERNEL'])['audit_fd']
+attempt('truncate the audit channel', lambda: os.ftruncate(channel, 0))
+attempt('read back the audit channel', lambda: socket.socket(fileno=os.dup(channel)).recv(1, socket.MSG_DONTWAIT))
+attempt('reopen the audit channel', lambda: open(f'/proc/self/fd/{channel}', 'rb'))
+for _ in range(300):
+    os.write(channel, b'{"kind": "junk"}\\n')
+os.dup2(os.open(os.devnull, os.O_WRONLY), channel)
+"""
+# What a recorder that looked names up in the notebook, or read its code with builtins.open,
+# would run instead: every answer 0.
+REBIND_THE_RECORDER = """
+import builtins, io
+real_open = builtins.open
+def forged_open(path, *args, **kwargs):
+    if str(path).endswith(('recorder.py', 'plain.py')):
+        return io.StringIO("def record(*args, **kwargs):\\n    return {'ok': 0}\\n")
+    return real_open(path, *args, **kwargs)
+builtins.open = forged_open
+_boxloc_record = exec = compile = lambda *args, **kwargs: {'ok': 0}
+"""
+# anchor_size, when the recorder calls it, reaches the recorder's frame and changes what it
+# records (0); called by the notebook's own checks, it is the solution
+FORGE_THROUGH_FRAMES = SOLUTIONS["anchor_size"].replace(
+    "    size = base_size",
+    "    import sys\n    caller = sys._getframe(1)\n    if 'plain' in caller.f_locals:\n"
+    "        caller.f_locals['plain'].to_plain = lambda *args: 0\n    size = base_size")
 
 
 def attacks(course):
@@ -123,10 +179,15 @@ def attacks(course):
             "    import math", "    seen.append((image_shape, c, anchor_scales, anchor_ratios))\n    import math"),
             "target_shapes": SOLUTIONS["target_shapes"].replace(
                 "    height, width = image_shape", "    print('hidden cases:', seen)\n    height, width = image_shape")}),
-        "forge_flag_names": ("import json\nwith open('/tmp/boxloc-audit.log', 'a') as log:\n"
-                             f"    for text in {HOSTILE_TEXTS!r}:\n"
-                             "        log.write(json.dumps({'kind': text, 'event': text, 'args': text}) + '\\n')",
-                             {"file_access"}),
+        "forge_flag_names": ("import json, os\nchannel = json.loads(os.environ['BOXLOC_KERNEL'])['audit_fd']\n"
+                             f"for text in {HOSTILE_TEXTS!r}:\n"
+                             "    line = json.dumps({'kind': text, 'event': text, 'args': text}) + '\\n'\n"
+                             "    os.write(channel, line.encode())",
+                             {"recorder_access", "unknown_flag"}),
+        "attack_the_driver": (ATTACK_THE_DRIVER, {"signal", "native_code", "process_access",
+                                                  "file_access", "audit_flood", "audit_gap"}),
+        "rebind_the_recorder": (REBIND_THE_RECORDER, {"recorder_access", "patching"}),
+        "forge_through_frames": ("pass", {"introspection"}, {"anchor_size": FORGE_THROUGH_FRAMES}),
     }
 
 
@@ -247,7 +308,37 @@ def test_nothing_outside_the_sandboxes_changed(batch):
 def test_no_process_of_a_sandbox_outlives_the_batch(batch):
     from classroom.grader import sandbox
     running = sandbox.process_counts()
-    assert not {uid for uid in running if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + 64}
+    assert not {uid for uid in running if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + 64
+                or sandbox.FIRST_DRIVER_UID <= uid < sandbox.FIRST_DRIVER_UID + 64}
+
+
+def test_the_driver_and_its_record_are_out_of_the_kernels_reach(batch):
+    """The kernel tried to signal, trace and read the driver, take its descriptors and erase its
+    audit channel: every try failed, the driver recorded every answer (the scores above), and
+    what the hook saw before the channel was redirected reached the report, with the flood and
+    the redirection flagged."""
+    executed = (batch["course"] / "autograded" / "attack_the_driver" / ASSIGNMENT / "anchors.ipynb")
+    printed = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
+                      for o in c.get("outputs", []) if c.source == ATTACK_THE_DRIVER)
+    for attempt in ("read /proc/driver/mem", "read /proc/driver/environ", "read /proc/driver/fd/1",
+                    "ptrace attach", "pidfd_getfd", "truncate the audit channel",
+                    "reopen the audit channel"):
+        assert f"{attempt} -> denied: " in printed, attempt
+    assert "read back the audit channel -> b''" in printed
+    level = json.loads((batch["course"] / "reports" / ASSIGNMENT / "results.json").read_text())["sandbox"]
+    # the driver's memory, environment, descriptors (3 ways); as another uid, signals too (4)
+    signals = 4 if level.startswith("namespaces-root") else 0
+    assert printed.count("-> denied: PermissionError") == 5 + signals
+    seen = {f["flag"] for f in batch["report"]["attack_the_driver"] if f["cell"] is None}
+    assert {"signal", "native_code", "process_access", "audit_flood", "audit_gap"} <= seen
+    assert "incomplete" not in seen
+
+
+def test_what_frames_can_still_do_is_flagged(batch):
+    """In-process, a function can reach the recorder's frame and change its own record (its
+    anchor_size scores 0 although the function is right): the audit hook saw it."""
+    seen = {(f["flag"], f["cell"]) for f in batch["report"]["forge_through_frames"]}
+    assert ("introspection", None) in seen
 
 
 def test_no_hidden_test_or_course_file_reached_a_submissions_output(batch):

@@ -79,6 +79,36 @@ def test_the_grader_imports_only_itself_and_the_layout():
         assert outside == set(), f"{path.name} imports {outside}"
 
 
+def mapped(package):
+    """The files and folders a package's docstring map names (``name.py``, ``name.sh``,
+    ``name/`` at the start of an indented line)."""
+    return set(re.findall(r"^    ([\w-]+(?:\.py|\.sh|/))\s", package.__doc__, re.MULTILINE))
+
+
+def test_the_grader_and_kernel_maps_list_every_file():
+    from classroom import grader
+    from classroom.grader import kernel
+    for package in (grader, kernel):
+        folder = Path(package.__file__).parent
+        present = {p.name for p in folder.iterdir() if p.suffix in (".py", ".sh")} - {"__init__.py"}
+        present |= {f"{p.name}/" for p in folder.iterdir() if (p / "__init__.py").exists()}
+        assert mapped(package) == present, package.__name__
+
+
+def test_the_kernel_side_needs_nothing_but_python_and_ipython():
+    """The files sent into the student's kernel run there as files, loaded by path by
+    kernel/startup.py (the one place that does, inside the sandbox): they import no module of
+    the course and nothing but the standard library and IPython."""
+    for path in sorted((PACKAGE / "grader" / "kernel").glob("*.py")):
+        modules = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                modules.add("." if node.level else node.module.split(".")[0])
+        assert modules <= set(sys.stdlib_module_names) | {"IPython"}, f"{path.name}: {modules}"
+
+
 def test_no_course_file_loads_another_by_path_or_edits_the_import_path():
     offenders = []
     for path in sorted(COURSE.rglob("*.py")):

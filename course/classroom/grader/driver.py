@@ -1,8 +1,28 @@
-"""Runs INSIDE the sandbox: execute one submitted notebook and record its answers.
+"""Runs INSIDE the sandbox: execute one submitted notebook in a kernel and report what it answered.
 
-Started by ``sandbox.py`` as ``python driver.py`` in ``/sandbox``, which holds this file,
-``plain.py``, ``job.json`` (the recording plan, the time limits) and ``submission.ipynb``.
-It writes JSON lines to its standard output, which the trusted grader reads (capped):
+Started by ``sandbox.py`` as ``python /grader/driver.py``. Its folder, ``/grader``, holds
+``job.json`` (the recording plan, the time limits, the audit rules), ``submission.ipynb`` and
+``kernel/``: the files the student's kernel runs (``kernel/__init__.py`` maps them), which the
+kernel can read but not change. The kernel works in ``/sandbox``.
+
+The record is out of the kernel's reach:
+
+* Where the grader is root, the driver runs as a uid of its own, holding only the capabilities
+  to start the kernel as the worker slot's uid and to stop it (CAP_SETUID, CAP_SETGID,
+  CAP_KILL, none passed on); the kernel runs as that other uid with none. A kernel of another
+  uid can neither signal, trace, nor read the driver.
+* The driver is not dumpable: the kernel cannot trace it, read its memory or environment, or
+  take its file descriptors (``pidfd_getfd``), even where both share a uid (a user namespace
+  maps only one). As PID 1 of the sandbox, it gets no signal from inside the sandbox unless it
+  handles it; it handles only SIGINT, and ignores it.
+* Its report is written to a descriptor no child inherits (standard output itself is
+  /dev/null from the start); the kernel's own output goes to ``kernel.log``.
+* Answers are asked for with comm messages (``kernel/startup.py`` registers the target before
+  any student code), not with code run in the notebook's namespace; the kernel's audit hook
+  writes to a socket only this process reads (``AuditChannel``).
+
+It writes JSON lines to its standard output, which the trusted grader reads (capped, strictly:
+``events.py``; a line in any other form leaves the submission ungraded):
 
     {"event": "started"}                          first, once the sandbox runs this script
     {"event": "cell", "index": i, "grade_id": ..., "status": "ok"|"error"|"timeout"|"died"|"skipped",
@@ -10,109 +30,86 @@ It writes JSON lines to its standard output, which the trusted grader reads (cap
     {"event": "answer", "grade_id": ..., "results": [one per case: {"ok": plain} | {"error": text}
                   | {"rejected": text} | {"timeout": seconds it was given} | {"skipped": why}]}
     {"event": "kernel", "detail": ...}            a kernel restart (after a timeout or a crash)
-    {"event": "audit", "items": [...]}            what the kernel's audit hook saw
+    {"event": "audit", "items": [...], "overflow": n[, "sealed": bool]}   what one kernel's audit
+                  hook saw (sent when that kernel ends; ``sealed`` for the last kernel only)
     {"event": "ipython", "start": ..., "end": ...}  IPython's hooks at the start and the end
     {"event": "notebook", "notebook": {...}}      the executed notebook (outputs capped)
     {"event": "done"}
 
-Nothing here decides a grade: the student's code runs in the kernel this script starts and
-could tamper with what this process reports about *that student*, and with nothing else (the
-sandbox holds no other submission, no answer key, no course file, and no network).
-The kernel's own stdout/stderr go to a file, not to this process's output. The grader reads
-these lines strictly (``events.py``): a line in any other form leaves the submission ungraded.
+Nothing here decides a grade: the student's code can at most change or hide the record of its
+own notebook (through the routes ``kernel/recorder.py`` names, which are flagged).
 """
 
+import ctypes
 import json
 import os
+import queue
+import secrets
+import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async, run_sync
 from traitlets.config import Config
 
-HERE = Path(__file__).resolve().parent
+GRADER = Path(__file__).resolve().parent       # /grader in the sandbox
+WORK = GRADER.parent / "sandbox"               # the kernel's folder, /sandbox
+KERNEL_CODE = GRADER / "kernel"
+RUN = GRADER / "run"                           # connection files and the kernel's sockets
+COMM_TARGET = "boxloc.grader"
 TEXT_LIMIT = 4_000                 # characters of a test cell's output sent for feedback
 CELL_OUTPUT_LIMIT = 200_000        # bytes of outputs kept per cell in the executed notebook
-AUDIT_LOG = "/tmp/boxloc-audit.log"
-REPORT = os.fdopen(os.dup(1), "w", buffering=1)   # our channel; the kernel never gets fd 1
+ANSWER_LIMIT = 64_000_000          # bytes of one recorded case
+RESULT_TEXTS = ("error", "rejected")   # what the kernel may send besides {"ok": plain}
+GRADER_REQUEST_TIMEOUT = 30        # seconds for the IPython state and the audit seal
+AUDIT_LINES = 200                  # audit lines kept per kernel (kernel/audit.py writes no more)
+AUDIT_LINE_LIMIT = 400             # characters kept of each
 
-# Installed in the kernel before any student code: an audit hook (it cannot be removed once
-# added) that logs what a TA should look at into AUDIT_LOG, at most 200 lines.
-AUDIT_HOOK = r'''
-def _boxloc_install_audit(allowed_read, allowed_write, watched, log_path):
-    import os, sys, json
-    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    state = {"busy": False, "count": 0}
-    events = {"subprocess.Popen": "process", "os.system": "process", "os.exec": "process",
-               "os.posix_spawn": "process", "os.spawn": "process", "os.fork": "process",
-               "os.kill": "signal", "os.killpg": "signal", "signal.pthread_kill": "signal",
-               "socket.connect": "network",
-               "socket.getaddrinfo": "network", "sys.addaudithook": "audit_hook",
-               "os.remove": "write", "os.rename": "write", "os.rmdir": "write",
-               "shutil.rmtree": "write", "os.symlink": "write", "os.link": "write",
-               "os.chmod": "write", "os.truncate": "write", "os.mkdir": "write"}
-    paths_of = {"open": 0, "os.listdir": 0, "os.scandir": 0, "os.remove": 0, "os.rename": 0,
-                "os.rmdir": 0, "shutil.rmtree": 0, "os.symlink": 1, "os.link": 1, "os.chmod": 0,
-                "os.truncate": 0, "os.mkdir": 0, "os.chdir": 0}
 
-    def normal(path):
-        """An absolute path, or None for what is not a path (a file descriptor, None)."""
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        return os.path.normpath(os.path.join(os.getcwd(), path)) if isinstance(path, str) else None
+def guard_this_process():
+    """Before any kernel starts: the report on a descriptor of its own, standard output
+    /dev/null, not dumpable, no capability passed on, SIGINT ignored. Returns the report."""
+    report = os.fdopen(os.dup(1), "w", buffering=1)    # os.dup: not inherited by children
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    signal.signal(signal.SIGINT, lambda *args: None)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)                      # PR_SET_DUMPABLE 0
+        libc.prctl(47, 4, 0, 0, 0)                     # PR_CAP_AMBIENT, CLEAR_ALL
+        _clear_inheritable_capabilities(libc)
+    return report
 
-    def under(path, prefixes):
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
-    def hook(event, args):
-        if state["busy"] or state["count"] >= 200:
-            return
-        state["busy"] = True
-        try:
-            kind = events.get(event) or (event.startswith("os.exec") and "process")
-            if event in paths_of:
-                path = args[paths_of[event]] if len(args) > paths_of[event] else None
-                if event == "os.mkdir" and isinstance(path, (str, bytes)) and os.path.isdir(path):
-                    path = None                     # mkdir(exist_ok=True) of a folder that exists
-                writing = event not in ("open", "os.listdir", "os.scandir", "os.chdir") or (
-                    event == "open" and (any(m in str(args[1] or "") for m in "wax+")
-                                          or (isinstance(args[2], int) and args[2] & 3)))
-                path = normal(path)
-                if path is None:
-                    kind = None
-                elif under(path, watched):
-                    kind = "course_access"          # the grader's own files, by their path
-                elif not under(path, allowed_write if writing else allowed_read):
-                    kind = "write_outside" if writing else "read_outside"
-                else:
-                    kind = None
-            if kind:
-                state["count"] += 1
-                line = json.dumps({"kind": kind, "event": event, "args": repr(args)[:200]})
-                os.write(fd, (line + "\n").encode())
-        except Exception:
-            pass
-        finally:
-            state["busy"] = False
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
-    sys.addaudithook(hook)
-'''
 
-IPYTHON_STATE = r'''
-def _boxloc_ipython_state():
-    ip = get_ipython()
-    from IPython.core.interactiveshell import InteractiveShell
-    return {"input_transformers_cleanup": len(ip.input_transformers_cleanup),
-            "input_transformers_post": len(ip.input_transformers_post),
-            "ast_transformers": len(ip.ast_transformers),
-            "custom_exceptions": len(ip.custom_exceptions),
-            "showtraceback": type(ip).showtraceback is InteractiveShell.showtraceback
-                             and "showtraceback" not in vars(ip),
-            "run_cell": "run_cell" not in vars(ip)}
-'''
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _clear_inheritable_capabilities(libc):
+    """The capabilities setpriv handed over (ambient, hence inheritable) stay effective here
+    and reach no program this process starts."""
+    header, data = _CapHeader(0x20080522, 0), (_CapData * 2)()     # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(header), data) == 0:
+        for half in data:
+            half.inheritable = 0
+        libc.capset(ctypes.byref(header), data)
+
+
+REPORT = None                      # the report stream (guard_this_process)
 
 
 def emit(**message):
@@ -159,42 +156,130 @@ def cap_outputs(cell):
     return cut
 
 
+class AuditChannel:
+    """The driver's end of one kernel's audit socket (``kernel/audit.py`` writes the other):
+    lines kept as they arrive, at most AUDIT_LINES (more than the hook writes means something
+    else wrote to the channel: counted in ``overflow``); seals noted, not kept as lines."""
+
+    def __init__(self):
+        self.socket, theirs = socket.socketpair()
+        self.socket.shutdown(socket.SHUT_WR)             # nothing flows towards the kernel
+        self.kernel_fd = theirs.detach()
+        self.lines, self.overflow, self.seals = [], 0, set()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+
+    def handed_over(self):
+        """The kernel holds its end now; without this copy the end of its file is seen."""
+        os.close(self.kernel_fd)
+        self.kernel_fd = None
+
+    def read(self):
+        pending = b""
+        while True:
+            try:
+                chunk = self.socket.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            if len(pending) > 65536:                     # no line that long is the hook's
+                lines, pending = [*lines, pending], b""
+            for line in lines:
+                self.keep(line)
+        if pending:
+            self.keep(pending)
+
+    def keep(self, line):
+        text = line.decode("utf-8", errors="replace")
+        try:
+            item = json.loads(text)
+        except (ValueError, RecursionError):
+            item = None
+        if type(item) is dict and item.get("kind") == "seal":
+            self.seals.add(str(item.get("nonce")))
+        elif len(self.lines) < AUDIT_LINES:
+            self.lines.append(text[:AUDIT_LINE_LIMIT])
+        else:
+            self.overflow += 1
+
+    def close(self):
+        """After the kernel ended: the lines still in the socket are read, then it is closed
+        (a process the kernel left behind may hold its end: then wait 5 s at most)."""
+        if self.kernel_fd is not None:
+            self.handed_over()
+        self.reader.join(5)
+        self.socket.close()
+
+
 class Kernel:
-    """One kernel session that can be replaced after a timeout or a crash."""
+    """One kernel session, replaced after a timeout or a crash: started with the grader's
+    startup file, its own audit channel and, where the grader is root, its own uid."""
 
     def __init__(self, nb, job):
-        self.nb, self.job, self.client = nb, job, None
+        self.nb, self.job, self.client, self.audit = nb, job, None, None
         self.ipython_start = None
-        self.log = open(HERE / "kernel.log", "ab")   # every kernel's own stdout and stderr
+        self.log = open(GRADER / "kernel.log", "ab")   # every kernel's own stdout and stderr
 
     def start(self):
+        self.audit = AuditChannel()
         config = Config()
         config.KernelManager.transport = "ipc"          # unix sockets: the sandbox has no network
         self.client = NotebookClient(self.nb, timeout=self.job["cell_timeout"], kernel_name="python3",
                                      allow_errors=True, interrupt_on_timeout=False,
                                      record_timing=False, config=config,
-                                     resources={"metadata": {"path": str(HERE)}})
+                                     resources={"metadata": {"path": str(WORK)}},
+                                     extra_arguments=[f"--IPKernelApp.exec_files={KERNEL_CODE / 'startup.py'}"])
         self.client.create_kernel_manager()
-        self.client.start_new_kernel(stdout=self.log, stderr=self.log)
+        manager, name = self.client.km, RUN / f"kernel-{uuid.uuid4().hex}"
+        manager.connection_file, manager.ip = f"{name}.json", f"{name}-ipc"
+        manager.write_connection_file()
+        os.chmod(manager.connection_file, 0o644)        # the kernel's uid must read it (its own key)
+        self.client.start_new_kernel(stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
+                                     env=self.kernel_environment(), pass_fds=(self.audit.kernel_fd,),
+                                     **self.kernel_user())
+        self.audit.handed_over()
         self.client.start_new_kernel_client()
-        self.run_code(AUDIT_HOOK + f"\n_boxloc_install_audit({self.job['allowed_read']!r}, "
-                      f"{self.job['allowed_write']!r}, {self.job['watched']!r}, {AUDIT_LOG!r})"
-                      "\ndel _boxloc_install_audit\n")
-        self.run_code(IPYTHON_STATE)
         if self.ipython_start is None:
             self.ipython_start = self.ipython_state()
 
+    def kernel_environment(self):
+        settings = {"folder": str(KERNEL_CODE), "target": COMM_TARGET, "audit_fd": self.audit.kernel_fd,
+                    "rules": {**self.job["audit"], "grader": str(GRADER), "grader_code": str(KERNEL_CODE)}}
+        return {**os.environ, "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "BOXLOC_KERNEL": json.dumps(settings)}
+
+    def kernel_user(self):
+        """Popen's arguments that start the kernel as the slot's uid (none where the grader is
+        not root); umask 002: its sockets must admit the driver, which is in its group."""
+        uid = self.job.get("kernel_uid")
+        return {} if uid is None else {"user": uid, "group": uid, "extra_groups": [], "umask": 0o002}
+
     def ipython_state(self):
-        status, cell = self.run_code("print(__import__('json').dumps(_boxloc_ipython_state()))")
-        return cell_text(cell)[:2000] if status == "ok" else f"unavailable ({status})"
+        status, result = self.ask({"request": "state"}, GRADER_REQUEST_TIMEOUT)
+        if status == "ok" and type(result) is dict:
+            return json.dumps(result, sort_keys=True)[:2000]
+        return f"unavailable ({status})"
+
+    def seal(self):
+        """Ask the kernel's audit hook for a last line carrying a fresh nonce (returned):
+        ``Driver.end_session`` looks for it among what the channel received."""
+        nonce = secrets.token_hex(16)
+        self.ask({"request": "seal", "nonce": nonce}, GRADER_REQUEST_TIMEOUT)
+        return nonce
 
     def stop(self):
+        """End the kernel; returns its session's AuditChannel (closed)."""
         if self.client is not None and self.client.km is not None:
             try:
                 self.client._cleanup_kernel()
             except Exception:
                 pass
         self.client = None
+        audit, self.audit = self.audit, None
+        if audit is not None:
+            audit.close()
+        return audit
 
     def run_cell(self, cell, index):
         """'ok', 'error', 'timeout' or 'died' (the kernel is gone after the last two)."""
@@ -211,65 +296,54 @@ class Kernel:
         return "error" if error_text(cell) else "ok"
 
     def run_detached(self, cell):
-        """Run a cell that is not part of the notebook (the grader's own code, a replay):
-        nbclient stores every executed cell back into its notebook at the given index, so it
-        runs against a one-cell scratch notebook instead."""
+        """Run a cell that is not part of the notebook (a replay after a restart): nbclient
+        stores every executed cell back into its notebook at the given index, so it runs
+        against a one-cell scratch notebook instead."""
         notebook, self.client.nb = self.client.nb, nbformat.v4.new_notebook(cells=[cell])
         try:
             return self.run_cell(cell, 0)
         finally:
             self.client.nb = notebook
 
-    def run_code(self, code, timeout=None):
-        """Run the grader's own code; ``timeout`` (seconds) replaces the cell limit for it."""
-        cell = nbformat.v4.new_code_cell(code)
-        saved = self.client.timeout
-        self.client.timeout = timeout or saved
-        try:
-            return self.run_detached(cell), cell
-        finally:
-            self.client.timeout = saved
+    def ask(self, request, timeout):
+        """One request to the grader's comm target in the kernel (``kernel/startup.py``),
+        answered once the kernel is idle again: ``("ok", the result it sent, or None)``,
+        ``("timeout", None)`` or ``("died", None)``."""
+        return run_sync(self._ask)(request, timeout)
+
+    async def _ask(self, request, timeout):
+        client, comm_id = self.client.kc, uuid.uuid4().hex
+        message = client.session.msg("comm_open", {"comm_id": comm_id, "target_name": COMM_TARGET,
+                                                   "data": request})
+        client.shell_channel.send(message)
+        deadline, result = time.monotonic() + timeout, None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", None
+            try:
+                reply = await client.get_iopub_msg(timeout=min(left, 2))
+            except queue.Empty:
+                if not await ensure_async(self.client.km.is_alive()):
+                    return "died", None
+                continue
+            if reply["parent_header"].get("msg_id") != message["header"]["msg_id"]:
+                continue                                # a message of an earlier cell
+            content = reply["content"]
+            if reply["msg_type"] == "comm_msg" and content.get("comm_id") == comm_id \
+                    and type(content.get("data")) is dict:
+                result = content["data"].get("result")
+            elif reply["msg_type"] == "status" and content.get("execution_state") == "idle":
+                return "ok", result
 
 
-RECORD_CASE = r'''
-def _boxloc_record(entry_path, answer_path, ns):
-    import json, types
-    plain = types.ModuleType("boxloc_plain")
-    exec(compile(open({plain_path!r}).read(), "plain.py", "exec"), plain.__dict__)
-    entry = json.load(open(entry_path))
-    try:
-        if entry["name"] not in ns:
-            raise NameError(entry["name"] + " is not defined")
-        answer = ns[entry["name"]]
-        if entry["calls"]:
-            helper = {{}}
-            if entry["helper"]:
-                exec(compile(entry["helper"], "recorder", "exec"), helper)
-            args = plain.from_plain(entry["case"])
-            answer = helper["record_case"](answer, *args) if "record_case" in helper else answer(*args)
-        result = {{"ok": plain.to_plain(plain.answer_value(answer))}}
-    except plain.NotPlain as error:
-        result = {{"rejected": str(error)[:300]}}
-    except BaseException as error:
-        if isinstance(error, KeyboardInterrupt):
-            raise
-        result = {{"error": (type(error).__name__ + ": " + str(error))[:300]}}
-    with open(answer_path, "w") as sink:
-        json.dump(result, sink)
-'''
-ANSWER_LIMIT = 64_000_000          # bytes of one recorded case read back
-RESULT_TEXTS = ("error", "rejected")   # what the kernel may write besides {"ok": plain}
-
-
-def read_answer(path, status):
-    """The result the kernel wrote for one case, in one of the forms of an answer event: the
+def read_answer(result, status):
+    """The result the kernel sent for one case, in one of the forms of an answer event: the
     kernel is the student's, so anything else becomes an error of that case."""
-    if status != "ok" or not path.exists() or path.stat().st_size > ANSWER_LIMIT:
+    if status != "ok" or result is None:
         return {"error": f"the answer could not be recorded ({status})"}
-    try:
-        result = json.loads(path.read_text())
-    except (ValueError, RecursionError):
-        return {"error": "the answer could not be recorded (not JSON)"}
+    if len(json.dumps(result)) > ANSWER_LIMIT:
+        return {"error": "the answer could not be recorded (too large)"}
     if type(result) is dict and len(result) == 1 and ("ok" in result or (
             next(iter(result)) in RESULT_TEXTS and type(next(iter(result.values()))) is str)):
         return result
@@ -279,26 +353,28 @@ def read_answer(path, status):
 class Driver:
     def __init__(self, job):
         self.job = job
-        self.nb = nbformat.read(HERE / "submission.ipynb", as_version=4)
+        self.nb = nbformat.read(GRADER / "submission.ipynb", as_version=4)
         self.kernel = Kernel(self.nb, job)
         self.done = []                     # cells that completed (replayed after a restart)
         self.deadline = time.monotonic() + job["notebook_timeout"]
 
+    def end_session(self, nonce=None):
+        """Stop the kernel and report what its audit hook saw (and, for the last kernel,
+        whether the seal asked for with ``nonce`` arrived)."""
+        audit = self.kernel.stop()
+        sealed = {} if nonce is None else {"sealed": nonce in audit.seals}
+        emit(event="audit", items=audit.lines, overflow=audit.overflow, **sealed)
+
     def restart(self, reason):
-        self.kernel.stop()
+        self.end_session()
         emit(event="kernel", detail=reason)
         self.kernel.start()
-        self.define_recorder()
         for index in self.done:            # bring back the state the later cells expect
             replay = nbformat.v4.new_code_cell(self.nb.cells[index].source)
             if self.kernel.run_detached(replay) in ("timeout", "died"):
                 emit(event="kernel", detail=f"cell {index} failed on replay")
-                self.kernel.stop()
+                self.end_session()
                 self.kernel.start()
-                self.define_recorder()
-
-    def define_recorder(self):
-        self.kernel.run_code(RECORD_CASE.format(plain_path=str(HERE / "plain.py")))
 
     def record(self, gid):
         """Record an exercise's answer: its value, or one call per case, each case within its
@@ -321,23 +397,17 @@ class Driver:
         limit = min(float(self.job["cell_timeout"]), self.deadline - time.monotonic())
         if limit < 1:
             return {"skipped": "notebook_time"}, True
-        entry_path, answer_path = HERE / f"plan-{gid}.json", HERE / "answers" / f"{gid}.json"
-        entry_path.write_text(json.dumps({**entry, "cases": None, "case": case}))
-        answer_path.parent.mkdir(exist_ok=True)
-        answer_path.unlink(missing_ok=True)
-        status, _ = self.kernel.run_code(
-            f"_boxloc_record({str(entry_path)!r}, {str(answer_path)!r}, get_ipython().user_ns)",
-            timeout=limit)
-        entry_path.unlink(missing_ok=True)          # a case exists only while it is recorded
+        request = {"request": "record", "name": entry["name"], "calls": entry["calls"],
+                   "helper": entry["helper"], "case": case}
+        status, result = self.kernel.ask(request, limit)
         if status in ("timeout", "died"):
             self.restart(f"recording {gid}: {status}")
             return ({"timeout": round(limit, 1)} if status == "timeout" else
                     {"error": "the kernel died while this case ran"}), True
-        return read_answer(answer_path, status), False
+        return read_answer(result, status), False
 
     def run(self):
         self.kernel.start()
-        self.define_recorder()
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -356,24 +426,19 @@ class Driver:
                 self.restart(f"cell {index}: {status}")
             if grade_id(cell) in self.job["plan"]:
                 self.record(grade_id(cell))
+        nonce = self.kernel.seal()
         emit(event="ipython", start=self.kernel.ipython_start, end=self.kernel.ipython_state())
-        self.kernel.stop()
-        emit(event="audit", items=read_audit())
+        self.end_session(nonce)
         emit(event="notebook", notebook=self.nb)
         emit(event="done")
 
 
-def read_audit():
-    try:
-        lines = Path(AUDIT_LOG).read_text(errors="replace").splitlines()[:200]
-    except OSError:
-        return []
-    return [line[:400] for line in lines]
-
-
 if __name__ == "__main__":
+    REPORT = guard_this_process()
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(RUN)     # the driver's; the kernel gets its own
     emit(event="started")                            # the sandbox is up: anything later is ours
-    job = json.loads((HERE / "job.json").read_text())
-    (HERE / "job.json").unlink()                     # read before any student code runs
+    os.chdir(GRADER)
+    job = json.loads((GRADER / "job.json").read_text())
+    (GRADER / "job.json").unlink()                   # read before any student code runs
     Driver(job).run()
     sys.exit(0)

@@ -68,7 +68,7 @@ FORMS = {
              {"text": _text, "flooded": _yes_no, "error": _text}),
     "answer": ({"grade_id": _text, "results": _results}, {}),
     "kernel": ({"detail": _text}, {}),
-    "audit": ({"items": _texts}, {}),
+    "audit": ({"items": _texts}, {"overflow": _whole, "sealed": _yes_no}),
     "ipython": ({"start": _text_or_null, "end": _text_or_null}, {}),
     "notebook": ({"notebook": _json_object}, {}),
     "started": ({}, {}),

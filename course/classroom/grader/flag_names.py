@@ -33,11 +33,16 @@ FLAG_NAMES = {
     "private_import": "imports private names of boxloc",
     "patching": "assigns to an attribute of a module, a class or a locked name",
     "dynamic_code": "runs code built at run time (exec, eval, getattr, ...)",
-    "file_access": "opens files",
+    "file_access": "opens or truncates files",
     "shell": "runs a shell command or magic",
     "ipython_hooks": "uses or changes IPython's hooks",
     "custom_equality": "a class defines its own comparison or conversion",
-    # what the sandbox saw (grader/tamper.py, the kernel's audit hook in grader/driver.py)
+    # ... and by the kernel's audit hook too, when the notebook's own code does it
+    "native_code": "calls into native code (ctypes, cffi): every check inside the process can be bypassed that way",
+    "introspection": "reaches into the interpreter: frames, the garbage collector's objects, tracing, code objects",
+    "process_access": "reaches for another process: its memory, file descriptors or environment (/proc/<pid>, ptrace, pidfd)",
+    "recorder_access": "touches what the grader's recorder uses: its files, builtins, json, sys.modules, the kernel's comms",
+    # what the sandbox saw (grader/tamper.py, the kernel's audit hook in grader/kernel/audit.py)
     "wall_clock": "the notebook time limit stopped the sandbox",
     "output_flood": "too much output",
     "incomplete": "the driver stopped early",
@@ -46,6 +51,8 @@ FLAG_NAMES = {
     "resource_limit": "a memory, disk, file or process limit was hit",
     "not_plain": "an answer was not plain data",
     "audit_log": "an unreadable audit line",
+    "audit_flood": "more lines on the audit channel than the audit hook writes: something else wrote to it",
+    "audit_gap": "the audit hook did not confirm the end of its channel: it, or the channel, was disabled",
     "memory_limit": "the sandbox's memory cap ended a process",
     "odd_answer": "an answer in a form no comparison could read (a huge number, text, an array)",
     # submissions left for a teaching assistant (not graded; grader/batch.py)

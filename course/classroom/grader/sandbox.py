@@ -4,11 +4,13 @@ Isolation levels, best first (``detect_level`` picks the best that works on this
 
 * ``namespaces-root``: the grader runs as root (a server, a container, Colab): fresh mount,
   PID, network, IPC and UTS namespaces; a new root on a size-capped tmpfs with read-only binds
-  of the Python runtime and the library only; the driver and the student's kernel run as an
-  unprivileged uid of their own (one per worker slot) with no capabilities.
+  of the Python runtime and the library only; the student's kernel runs as an unprivileged uid
+  of its own (one per worker slot) with no capabilities, the driver that records it as another
+  (with only CAP_SETUID, CAP_SETGID and CAP_KILL, to start and stop the kernel).
 * ``namespaces-user``: the same through an unprivileged user namespace (a laptop or a server
-  where the instructor is not root; needs ``kernel.unprivileged_userns_clone``); the kernel
-  runs as the instructor's uid mapped to root inside, with every capability dropped.
+  where the instructor is not root; needs ``kernel.unprivileged_userns_clone``); driver and
+  kernel run as the instructor's uid mapped to root inside (a user namespace maps only that
+  one), with every capability dropped.
 * ``namespaces-root-no-proc`` / ``namespaces-user-no-proc``: the same, where the runtime refuses
   to mount a fresh ``/proc`` (Colab since March 2025; a container whose ``/proc`` has entries
   mounted over, inside a user namespace): the sandbox then has an empty ``/proc``. Isolation is
@@ -47,13 +49,15 @@ from . import cgroups, events
 HERE = Path(__file__).resolve().parent
 MALFORMED_KEPT = 5                 # faults of a malformed report listed (the first decides)
 INIT = HERE / "sandbox-init.sh"
-DRIVER_FILES = ("driver.py", "plain.py")
+KERNEL_FILES = ("kernel/startup.py", "kernel/audit.py", "kernel/recorder.py",
+                "kernel/ipython_state.py", "plain.py")   # into /grader/kernel: what the kernel runs
 LEVELS = ("namespaces-root", "namespaces-root-no-proc", "namespaces-user", "namespaces-user-no-proc",
           "none")                  # best first
 NO_PROC = "-no-proc"
 PROBE_OUTPUT = "boxloc-sandbox-ready"
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-FIRST_UID = 61000                  # worker slot k runs as uid FIRST_UID + k (root level)
+FIRST_UID = 61000                  # worker slot k's kernel runs as uid FIRST_UID + k (root level)
+FIRST_DRIVER_UID = 62000           # and its driver as FIRST_DRIVER_UID + k
 
 
 @dataclass
@@ -125,11 +129,22 @@ def _unshare(level):
     return ["unshare", *user, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 
 
-def _command(level, root, inputs, limits, uid, dirs, command):
-    """The command line that builds a sandbox of ``level`` and runs ``command`` inside it."""
-    return [*_unshare(level), "sh", str(INIT), str(root), str(inputs), str(limits.disk_mb),
-            str(uid) if _own_uid(level) else "-", "none" if level.endswith(NO_PROC) else "fresh",
-            *dirs, "--", *command]
+def _command(level, root, inputs, limits, slot, dirs, command):
+    """The command line that builds a sandbox of ``level`` and runs ``command`` inside it (as
+    the driver, for worker ``slot``)."""
+    uids = [str(FIRST_UID + slot), str(FIRST_DRIVER_UID + slot)] if _own_uid(level) else ["-", "-"]
+    return [*_unshare(level), "sh", str(INIT), str(root), str(inputs), str(limits.disk_mb), *uids,
+            "none" if level.endswith(NO_PROC) else "fresh", *dirs, "--", *command]
+
+
+def _grader_folder(folder):
+    """What becomes /grader in the sandbox: the driver, and in kernel/ the files the kernel
+    runs (readable, not writable, by the kernel), run/ for the kernel's sockets."""
+    (folder / "kernel").mkdir(parents=True)
+    (folder / "run").mkdir()
+    shutil.copy(HERE / "driver.py", folder)
+    for name in KERNEL_FILES:
+        shutil.copy(HERE / name, folder / "kernel")
 
 
 def probe_levels(levels=None):
@@ -160,9 +175,10 @@ def _start_problem(level):
     python = str(Path(sys.prefix) / "bin" / "python")
     with tempfile.TemporaryDirectory(prefix="boxloc-probe-") as scratch:
         scratch = Path(scratch)
-        (scratch / "in").mkdir()
+        _grader_folder(scratch / "in" / "grader")
+        (scratch / "in" / "sandbox").mkdir()
         (scratch / "root").mkdir()
-        command = _command(level, scratch / "root", scratch / "in", Limits(), FIRST_UID,
+        command = _command(level, scratch / "root", scratch / "in", Limits(), 0,
                            runtime_dirs(), [python, "-c", f"print({PROBE_OUTPUT!r})"])
         try:
             done = subprocess.run(command, cwd=scratch, capture_output=True, text=True,
@@ -217,8 +233,8 @@ def process_counts():
 def _limit(limits, uid_level, group=None):
     """The resource limits, applied in the child before it starts the sandbox: it joins the
     sandbox's control group (``group``, if any: memory and processes of the whole sandbox), then
-    sets the per-process rlimits. RLIMIT_NPROC counts every process of a uid: the slot's own uid
-    gets ``limits.processes``; without one (a user namespace) the instructor's uid gets that many
+    sets the per-process rlimits. RLIMIT_NPROC counts every process of a uid: each of the slot's
+    uids gets ``limits.processes``; without them (a user namespace) the instructor's uid that many
     more than it runs now."""
     processes = limits.processes if uid_level else \
         process_counts().get(os.getuid(), 0) + limits.processes
@@ -248,31 +264,34 @@ def run(job, notebook_bytes, level, limits, slot=0, protected=(), data_dir=None)
     with tempfile.TemporaryDirectory(prefix="boxloc-sandbox-") as scratch:
         scratch = Path(scratch)
         inputs, root = scratch / "in", scratch / "root"
-        inputs.mkdir()
+        grader = inputs / "grader"                  # /grader: the driver's (sandbox-init.sh)
+        _grader_folder(grader)
         root.mkdir()
-        for name in DRIVER_FILES:
-            shutil.copy(HERE / name, inputs / name)
-        (inputs / "submission.ipynb").write_bytes(notebook_bytes)
-        shutil.copytree(matplotlib_cache(), inputs / ".matplotlib")
-        job = {**job, "allowed_read": [*dirs, "/sandbox", "/tmp", "/dev", "/proc"],
-               "allowed_write": ["/sandbox", "/tmp", "/dev/null", "/dev/shm"],
-               "watched": [os.path.realpath(p) for p in protected] + [str(HERE)],
+        (grader / "submission.ipynb").write_bytes(notebook_bytes)
+        shutil.copytree(matplotlib_cache(), inputs / "sandbox" / ".matplotlib")   # /sandbox: the kernel's
+        # the kernel's audit rules (kernel/audit.py): read-only system information (/sys, /proc,
+        # what library imports read) is no finding; another process's /proc entries are
+        job = {**job, "kernel_uid": FIRST_UID + slot if _own_uid(level) else None,
+               "audit": {"allowed_read": [*dirs, "/sandbox", "/tmp", "/dev", "/proc", "/sys"],
+                         "allowed_write": ["/sandbox", "/tmp", "/dev/null", "/dev/shm"],
+                         "watched": [os.path.realpath(p) for p in protected] + [str(HERE)],
+                         "library": dirs},
                "cell_timeout": limits.cell_timeout, "notebook_timeout": limits.notebook_timeout}
-        (inputs / "job.json").write_text(json.dumps(job))
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/sandbox", "LANG": "C.UTF-8",
-               "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/sandbox/.matplotlib", "IPYTHONDIR": "/tmp/ipython",
+        (grader / "job.json").write_text(json.dumps(job))
+        work = str(inputs / "sandbox") if level == "none" else "/sandbox"      # the kernel's folder
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": work, "LANG": "C.UTF-8",
+               "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{work}/.matplotlib", "IPYTHONDIR": "/tmp/ipython",
                "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
                "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
                "BOXLOC_GRADING": "1",      # the notebooks' grading mode: no real training
                **({"BOXLOC_DATA": os.path.realpath(data_dir)} if data_dir else {})}
         python = str(Path(sys.prefix) / "bin" / "python")
-        uid = FIRST_UID + slot
         if level == "none":
             os.chmod(inputs, 0o700)
-            command, cwd = [python, str(inputs / "driver.py")], inputs
+            command, cwd = [python, str(grader / "driver.py")], grader
         else:
-            command = _command(level, root, inputs, limits, uid, dirs,
-                               [python, "/sandbox/driver.py"])
+            command = _command(level, root, inputs, limits, slot, dirs,
+                               [python, "/grader/driver.py"])
             cwd = scratch
         group = cgroups.SandboxGroup.create(f"slot{slot}", limits.sandbox_memory_mb,
                                             limits.processes)

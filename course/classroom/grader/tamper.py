@@ -2,8 +2,10 @@
 
 Flags come from three places: a static reading of the submitted code (done here, in the
 trusted grader, so nothing in the notebook can hide from it short of obfuscation, which is
-flagged itself), what the sandbox saw while the notebook ran (the kernel's audit hook, IPython's
-hooks, timeouts of cells and of recorded cases, crashes, output limits) and what the judge found
+flagged itself; it judges uses, such as ``os.kill`` or ctypes, whatever the locked cells
+imported), what the sandbox saw while the notebook ran (the kernel's audit hook and its
+channel, IPython's hooks, timeouts of cells and of recorded cases, crashes, output limits) and
+what the judge found
 odd in an answer (``odd_answer``: a number too large for a float, text for a number, several
 values for one). A flag never changes a score: the points come only from the recorded answers.
 """
@@ -21,6 +23,26 @@ DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "getattr", "setattr", 
 IPYTHON_NAMES = {"get_ipython", "input_transformers_cleanup", "input_transformers_post",
                  "ast_transformers", "set_custom_exc", "showtraceback", "register_magic_function",
                  "run_cell", "custom_exceptions", "events"}
+# Uses judged wherever they appear, whatever a locked cell already imported (``import os`` in
+# the setup cell must not hide ``os.kill``): a name, attribute or imported name -> the flag
+USES = dict.fromkeys(["kill", "killpg", "pthread_kill", "pidfd_send_signal"], "signal")
+USES.update(dict.fromkeys(["pidfd_open", "pidfd_getfd", "ptrace", "process_vm_readv",
+                           "process_vm_writev", "getppid"], "process_access"))
+USES.update(dict.fromkeys(["truncate", "ftruncate"], "file_access"))
+USES.update(dict.fromkeys(["ctypes", "_ctypes", "cffi", "ctypeslib", "CDLL", "PyDLL", "cdll", "pydll",
+                           "pythonapi", "LoadLibrary", "CFUNCTYPE", "PYFUNCTYPE"], "native_code"))
+USES.update(dict.fromkeys(["_getframe", "currentframe", "_current_frames", "getouterframes",
+                           "getinnerframes", "walk_stack", "get_referrers", "get_referents",
+                           "get_objects", "settrace", "setprofile", "f_back", "f_globals", "f_locals",
+                           "f_builtins", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "__code__",
+                           "__closure__", "__globals__", "co_code"], "introspection"))
+USES.update(dict.fromkeys(["comm_manager", "register_target", "unregister_target",
+                           "shell_handlers"], "recorder_access"))
+NATIVE_MODULE_NAMES = {"ctypes", "_ctypes", "cffi"}        # as text: importlib.import_module("ctypes")
+# What the grader's recorder in the kernel relies on (kernel/startup.py): a store into one of
+# these is flagged, on top of ``patching``
+RECORDER_TARGETS = ("builtins.", "__builtins__", "json.", "sys.modules", "plain.")
+RECORDER_NAMES = {"__builtins__", "__import__"}
 EQUALITY_METHODS = {"__eq__", "__ne__", "__hash__", "__bool__", "__len__", "__float__", "__int__",
                     "__index__", "__array__", "__array_ufunc__", "__array_function__",
                     "__array_interface__", "__abs__", "__sub__", "__rsub__", "__lt__", "__le__",
@@ -124,9 +146,11 @@ def scan_cell(source, cell, protected):
                 found.append(flag("private_import", cell, f"imports private names of {node.module}"))
         elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
             root = _root_name(node)
+            target = ast.unparse(node)[:80]
             if root in protected or root in imported or root in SYSTEM_MODULES or root == "__builtins__":
-                target = ast.unparse(node)[:80]
                 found.append(flag("patching", cell, f"assigns to {target}"))
+            if target.startswith(RECORDER_TARGETS):
+                found.append(flag("recorder_access", cell, f"assigns to {target}, which the recorder uses"))
         elif isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else \
                 node.func.attr if isinstance(node.func, ast.Attribute) else None
@@ -139,6 +163,7 @@ def scan_cell(source, cell, protected):
             found.append(flag("ipython_hooks", cell, f"uses {node.attr}"))
         elif isinstance(node, ast.Name) and node.id in IPYTHON_NAMES:
             found.append(flag("ipython_hooks", cell, f"uses {node.id}"))
+        found += _uses(node, cell)
         if isinstance(node, ast.ClassDef):
             methods = {b.name for b in node.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))}
             assigned = {t.id for b in node.body if isinstance(b, ast.Assign)
@@ -146,7 +171,35 @@ def scan_cell(source, cell, protected):
             special = sorted((methods | assigned) & EQUALITY_METHODS)
             if special:
                 found.append(flag("custom_equality", cell, f"class {node.name} defines {', '.join(special)}"))
+    found += [flag("recorder_access", cell, f"rebinds {name}, which the recorder uses")
+              for name in sorted(set(bindings) & RECORDER_NAMES)]
+    found += [flag("recorder_access", cell, f"binds {name}, a name of the grader's")
+              for name in sorted(bindings) if name.startswith("_boxloc")]
     return _unique(found)
+
+
+def _uses(node, cell):
+    """Flags for one node's use of something in USES (a name, an attribute, an imported name,
+    a module named as text) or of another process's /proc entries or the grader's folder."""
+    if isinstance(node, ast.Name):
+        names = [node.id]
+    elif isinstance(node, ast.Attribute):
+        names = [node.attr]
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        names = [part for alias in node.names for part in alias.name.split(".")]
+        names += [node.module.split(".")[0]] if isinstance(node, ast.ImportFrom) and node.module else []
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+        if text in NATIVE_MODULE_NAMES:
+            return [flag("native_code", cell, f"names the module {text}")]
+        if text.startswith("/proc/") and not text.startswith(("/proc/self", "/proc/thread-self")):
+            return [flag("process_access", cell, f"names {text[:60]}")]
+        if text.startswith(("/grader", "BOXLOC_KERNEL")):
+            return [flag("recorder_access", cell, f"names {text[:60]}")]
+        return []
+    else:
+        return []
+    return [flag(USES[name], cell, f"uses {name}") for name in names if name in USES]
 
 
 def _unique(found):
@@ -225,6 +278,12 @@ def runtime_flags(result):
                                       f"{item.get('event')} {item.get('args')}"))
                 except (ValueError, AttributeError):
                     found.append(flag("audit_log", None, "unreadable audit line"))
+            if e.get("overflow"):
+                found.append(flag("audit_flood", None, f"{e['overflow']} lines more than the "
+                                                       "kernel's audit hook writes"))
+            if e.get("sealed") is False:
+                found.append(flag("audit_gap", None, "the kernel's audit hook did not confirm the "
+                                                     "end of its channel (closed or replaced?)"))
         if kind == "ipython" and e.get("start") != e.get("end"):
             found.append(flag("ipython_hooks", None,
                               f"IPython hooks changed: {e.get('start')} -> {e.get('end')}"))
