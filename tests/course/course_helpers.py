@@ -1,8 +1,10 @@
 """Helpers to grade notebooks with the course's grader (sandboxes + judge, nbgrader's release and
 gradebook) in a throw-away copy of the course."""
 
+import atexit
 import os
 import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,8 +17,25 @@ from classroom.layout import COURSE, ROOT  # noqa: F401  (ROOT: for the tests)
 def make_course(folder, assignments=None):
     """A copy of ``course/`` (source + config) in ``folder`` with every assignment (or those
     named) released as ``instructor.py release`` does (release, gradebook, and the snapshot
-    export checks the gradebook against). Returns the course path."""
-    course = copy_course(folder)
+    export checks the gradebook against). Returns the course path.
+
+    The release is generated once per test session (and per choice of ``assignments``) and
+    copied from there: nbgrader's ``generate_assignment`` is the slow part, a copy is cheap."""
+    key = None if assignments is None else tuple(sorted(assignments))
+    if key not in _RELEASED:
+        _RELEASED[key] = _released_course(key)
+    course = Path(folder) / "course"
+    shutil.copytree(_RELEASED[key], course)
+    return course
+
+
+_RELEASED = {}          # make_course's released courses: assignments (None: all) -> folder
+
+
+def _released_course(assignments):
+    scratch = Path(tempfile.mkdtemp(prefix="boxloc-released-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    course = copy_course(scratch)
     if assignments is not None:
         for kept in ("source", "hidden"):
             for other in (course / kept).iterdir():
@@ -122,4 +141,5 @@ def formula_cells(csv_text):
     from classroom.grader.safe_text import FORMULA_STARTS
     return [cell for row in csv.reader(csv_text.splitlines()) for cell in row
             if cell.startswith(FORMULA_STARTS) or control_characters(cell, allowed="")]
+
 
