@@ -143,3 +143,55 @@ def formula_cells(csv_text):
             if cell.startswith(FORMULA_STARTS) or control_characters(cell, allowed="")]
 
 
+
+# A toy assignment for the grader's mechanics (workers, shards, merging): two exercises, a
+# notebook that runs in a second, a hidden file of a few lines. The real notebooks' grading is
+# tests/course/test_assignments.py's.
+TOY = "00_toy"
+TOY_HIDDEN = '''"""Hidden cases of the toy assignment (tests/course/course_helpers.py)."""
+
+from classroom.grader.spec import Exercise, call, value
+
+
+def double_cases(rng):
+    return [[2]] + [[int(n)] for n in rng.integers(-100, 100, 3)]
+
+
+EXERCISES = [
+    Exercise("test_double", call("double"), double_cases, expected=lambda x: 2 * x, visible=1),
+    Exercise("test_letter", value("letter"), expected="b", kind="choice"),
+]
+'''
+
+
+def _toy_notebook():
+    def cell(source, **nbgrader):
+        made = nbformat.v4.new_code_cell(source)
+        made.metadata["nbgrader"] = {"schema_version": 3, "solution": False, "grade": False,
+                                     "locked": False, "task": False, **nbgrader}
+        return made
+    return nbformat.v4.new_notebook(cells=[
+        cell("import math", grade_id="setup", locked=True),
+        cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+             grade_id="double", solution=True),
+        cell("assert double(2) == 4", grade_id="test_double", grade=True, locked=True, points=2),
+        cell('### BEGIN SOLUTION\nletter = "B"\n### END SOLUTION', grade_id="letter",
+             solution=True),
+        cell('assert letter.strip().lower() in "abc"', grade_id="test_letter", grade=True,
+             locked=True, points=1)],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}})
+
+
+def make_toy_course(folder):
+    """A course holding the toy assignment alone, released (as ``make_course``). Returns its
+    path; the notebook is ``release/00_toy/toy.ipynb``."""
+    course = Path(folder) / "course"
+    (course / "source" / TOY).mkdir(parents=True)
+    nbformat.write(_toy_notebook(), course / "source" / TOY / "toy.ipynb")
+    (course / "hidden").mkdir()
+    (course / "hidden" / f"{TOY}.py").write_text(TOY_HIDDEN)
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    building.release(course)
+    return course
+
