@@ -1,7 +1,9 @@
 """Helpers to grade notebooks with the course's grader (sandboxes + judge, nbgrader's release and
 gradebook) in a throw-away copy of the course."""
 
+import ast
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -195,3 +197,82 @@ def make_toy_course(folder):
     building.release(course)
     return course
 
+
+# ---------------------------------------------------------------- answers judged in this process
+
+def setup_namespace(release_notebook):
+    """The globals a student's answers see after the notebook's setup cell, without running the
+    cell: its import statements only (the rest installs the library on Colab, seeds, prints)."""
+    nb = nbformat.read(release_notebook, as_version=4)
+    setup = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    imports = [node for node in ast.parse(setup.source).body
+               if isinstance(node, (ast.Import, ast.ImportFrom))]
+    namespace = {}
+    exec(compile(ast.Module(imports, type_ignores=[]), "setup", "exec"), namespace)
+    return namespace
+
+
+def record_here(entry, namespace):
+    """An exercise's answer recorded from ``namespace`` as the sandbox's kernel records it
+    (grader/driver.py, RECORD_CASE: the value, or the function applied to each case; plain data
+    or the error), through JSON as the report carries it."""
+    from classroom.grader import plain
+    results = []
+    for case in entry["cases"] if entry["calls"] else [None]:
+        try:
+            if entry["name"] not in namespace:
+                raise NameError(entry["name"] + " is not defined")
+            answer = namespace[entry["name"]]
+            if entry["calls"]:
+                helper = {}
+                if entry["helper"]:
+                    exec(compile(entry["helper"], "recorder", "exec"), helper)
+                args = plain.from_plain(case)
+                answer = helper["record_case"](answer, *args) if "record_case" in helper \
+                    else answer(*args)
+            result = {"ok": plain.to_plain(plain.answer_value(answer))}
+        except plain.NotPlain as error:
+            result = {"rejected": str(error)[:300]}
+        except Exception as error:
+            result = {"error": (type(error).__name__ + ": " + str(error))[:300]}
+        results.append(json.loads(json.dumps(result)))
+    return results
+
+
+class JudgeHere:
+    """The judge's verdicts on answers run in this process instead of a sandboxed notebook: the
+    setup cell's imports, then the answer cells in the release's order; recorded as the kernel
+    does, judged by ``judge.judge_student`` under the grading secret the tests grade with. For
+    checks where the sandbox adds nothing (what a wrong answer scores); the grader end to end
+    is test_assignments.py's ``graded``. Expected values are computed once per assignment."""
+
+    def __init__(self, course=COURSE):
+        self.course, self._plans = Path(course), {}
+
+    def plan(self, assignment):
+        if assignment not in self._plans:
+            from classroom.grader import judge, plain, spec
+            from classroom.grading import grading_secret
+            exercises = spec.load(self.course / "hidden" / f"{assignment}.py")
+            cases = {gid: [plain.to_plain(c) for c in drawn] for gid, drawn in
+                     spec.draw_cases(exercises, grading_secret()).items()}
+            release = next((self.course / "release" / assignment).glob("*.ipynb"))
+            stubs = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(
+                release, as_version=4).cells if c.metadata.get("nbgrader", {}).get("solution")}
+            self._plans[assignment] = (exercises, spec.recording_plan(exercises, cases),
+                                       *judge.expected_values(exercises, cases), release, stubs)
+        return self._plans[assignment]
+
+    def verdicts(self, assignment, answers):
+        """{grade id: verdict} of the answers ({solution cell: code}; cells not given keep
+        the release's stub)."""
+        from classroom.grader import judge
+        exercises, plan, expected, errors, release, stubs = self.plan(assignment)
+        namespace = setup_namespace(release)
+        for grade_id, stub in stubs.items():
+            try:                             # a cell that fails leaves its names undefined
+                exec(compile(answers.get(grade_id, stub), grade_id, "exec"), namespace)
+            except Exception:
+                pass
+        recorded = {gid: record_here(entry, namespace) for gid, entry in plan.items()}
+        return judge.judge_student(exercises, recorded, expected, errors)
