@@ -3,6 +3,7 @@
 
     python3 run.py demo     # the main job (see README): anchors demo + the course end to end
     python3 run.py test     # the whole test suite
+    python3 run.py test --fast   # library and course logic: no grading, notebook, Keras or compat test
     python3 run.py bench    # the speed benchmarks of benchmarks/
     python3 run.py site [--edition student]   # the course website in site/ (docs/site/build.py)
     python3 run.py compat [NAME ...]   # the compatibility matrix (slow; see compat/matrix.py)
@@ -31,6 +32,8 @@ VENV = Path(os.environ.get("BOXLOC_VENV", ROOT / ".venv"))
 REQUIREMENT_FILES = [ROOT / "lib" / "pyproject.toml", ROOT / "requirements-dev.txt"]
 SITE_REQUIREMENTS = ROOT / "requirements-site.txt"
 PYTEST_NO_TESTS_COLLECTED = 5
+# the test tiers (markers: pytest.ini, applied in tests/conftest.py; README "Tests")
+FAST_TIER = ["-m", "not grading and not notebook and not keras and not compat"]
 
 
 def venv_python():
@@ -75,11 +78,16 @@ def run(args):
     return subprocess.run([str(venv_python()), *args], cwd=ROOT, env=venv_environment()).returncode
 
 
+def pytest_args(extra):
+    """``run.py test``'s arguments for pytest: ``--fast`` is FAST_TIER, the rest pass through."""
+    return [arg for given in extra for arg in (FAST_TIER if given == "--fast" else [given])]
+
+
 def main(argv):
     commands = {
         "demo": lambda extra: run(["-m", "boxloc.demo", "--out", "outputs", *extra])
         or run([str(ROOT / "course" / "manage.py"), "demo", "--out", "outputs"]),
-        "test": lambda extra: run(["-m", "pytest", *extra]),
+        "test": lambda extra: run(["-m", "pytest", *pytest_args(extra)]),
         "bench": lambda extra: run([str(ROOT / "benchmarks" / "bench_bounding_box.py"), *extra]),
         "site": lambda extra: run([str(ROOT / "docs" / "site" / "build.py"), *extra]),
         "manage": lambda extra: run([str(ROOT / "course" / "manage.py"), *extra]),

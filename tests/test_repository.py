@@ -80,6 +80,19 @@ def test_an_empty_pytest_run_fails(monkeypatch):
     assert run_script.main(["no-such-command"]) == 2
 
 
+def test_the_fast_tier_is_a_marker_expression_and_other_arguments_pass_through(monkeypatch):
+    run_script = load_script("run.py", "run_script")
+    monkeypatch.setattr(run_script, "ensure_venv", lambda: None)
+    started = []
+    monkeypatch.setattr(run_script, "run", lambda args: started.append(args) or 0)
+    assert run_script.main(["test", "--fast", "-k", "anchors", "tests/lib"]) == 0
+    assert started == [["-m", "pytest", "-m", "not grading and not notebook and not keras and not compat",
+                        "-k", "anchors", "tests/lib"]]
+    registered = (ROOT / "pytest.ini").read_text()
+    for marker in ("library", "course", "compat", "keras", "grading", "notebook"):
+        assert f"\n    {marker}: " in registered, marker
+
+
 def test_course_scripts_run_from_a_python_without_their_packages():
     """``python3 course/manage.py ...`` on a fresh clone: the system python3 has no nbformat, so
     the script re-runs itself through run.py in the project's virtualenv (here: this one).

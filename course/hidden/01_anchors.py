@@ -4,6 +4,8 @@ Each exercise's cases start with the visible ones; the rest are drawn from the g
 generator ``rng`` (see course/classroom/grader/spec.py).
 """
 
+import functools
+
 import numpy as np
 
 from classroom.grader.spec import Exercise, Part, call, value
@@ -201,12 +203,22 @@ def library_decode_box(deltas, anchor):
     return [float(v) for v in corners[0]]
 
 
+@functools.lru_cache(maxsize=None)
+def small_lesion_masks():
+    """((masks, least fraction of their small lesions covered), ...): the notebook's masks, then
+    others; drawn once per judge (drawing them costs more than judging a configuration)."""
+    from boxloc.examples import lesion_masks
+    drawn = (lesion_masks(8, seed=1), 0.5), (lesion_masks(16, seed=11), 0.4)
+    for masks, _ in drawn:
+        masks.setflags(write=False)             # shared by every judged configuration
+    return drawn
+
+
 def small_config_problem(config):
     """Whether a configuration for small lesions keeps within 60,000 anchors and covers the
     small lesions of the notebook's masks (half) and of other masks (40%)."""
     from boxloc import BoundingBox
     from boxloc.coverage import anchor_coverage
-    from boxloc.examples import lesion_masks
     if type(config) is not dict or not {"c", "anchor_shapes"} <= set(config):
         return "expected a dict with the keys 'c' and 'anchor_shapes'"
     try:
@@ -216,8 +228,8 @@ def small_config_problem(config):
         return f"BoundingBox does not accept it ({type(error).__name__})"
     if len(bb.anchors) > 60000:
         return f"{len(bb.anchors):,} anchors: more than 60,000"
-    for masks, least, which in ((lesion_masks(8, seed=1), 0.5, "the notebook's masks"),
-                                (lesion_masks(16, seed=11), 0.4, "other masks the grader tried")):
+    for (masks, least), which in zip(small_lesion_masks(),
+                                     ("the notebook's masks", "other masks the grader tried")):
         covered = anchor_coverage(bb, masks).by_size[0]["fraction_covered"]
         if covered < least:
             return (f"covers {covered:.0%} of the small lesions (under 16 px) of {which} "

@@ -1,14 +1,20 @@
 """Every assignment graded by the course's grader (each submission in its own sandbox, the
 answers judged in a clean interpreter, nbgrader's gradebook): full marks for the solutions and
 for correct answers written differently, zero for an untouched release, partial marks for a
-partial submission, and each typical mistake loses the marks of its exercise only."""
+partial submission, and each typical mistake loses the marks of its exercise only.
+
+The typical mistakes and the other forms of correct answers are many (about 40 notebooks), and
+what they check is the hidden cases and the comparison, not the sandbox: each is judged in this
+process (course_helpers.JudgeHere: the answers recorded as the kernel records them, the judge's
+own verdicts). The first mistake and the first other form of each assignment are also graded
+end to end, and there the sandbox's verdicts must be the ones judged here."""
 
 import json
 
 import nbformat
 import pytest
 
-from course_helpers import COURSE, ROOT, fill, grade, make_course, release_points, scores, solution_cells, submit
+from course_helpers import COURSE, ROOT, JudgeHere, fill, grade, make_course, release_points, scores, solution_cells, submit
 
 # Per assignment: notebook, points per test cell, a partial submission (solution cells kept;
 # None where the earlier assignments already show it, to keep the suite fast), typical
@@ -398,9 +404,21 @@ def source_of(assignment):
     return COURSE / "source" / assignment / ASSIGNMENTS[assignment]["notebook"]
 
 
+def answers_of(assignment, kind, student):
+    """The solution cells of a typical mistake ("wrong") or another form ("variants")."""
+    answers = ASSIGNMENTS[assignment][kind][student]
+    return {**solution_cells(source_of(assignment)), **(answers[1] if kind == "wrong" else answers)}
+
+
+def end_to_end(assignment, kind):
+    """The students of ``kind`` also graded in sandboxes: the first one."""
+    return list(ASSIGNMENTS[assignment][kind])[:1]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade every submission of every assignment (one nbgrader run per assignment)."""
+    """Grade the solution, the untouched release, the partial submission and the first mistake
+    and other form of every assignment (one grading run per assignment)."""
     course = make_course(tmp_path_factory.mktemp("grading"))
     for assignment, spec in ASSIGNMENTS.items():
         release = course / "release" / assignment / spec["notebook"]
@@ -410,17 +428,34 @@ def graded(tmp_path_factory):
         if spec["partial"]:
             partial = {k: v for k, v in solutions.items() if k in spec["partial"]}
             submit(course, "partial", assignment, fill(release, partial))
-        for student, (_, answers) in spec["wrong"].items():
-            submit(course, student, assignment, fill(release, {**solutions, **answers}))
-        for student, answers in spec.get("variants", {}).items():
-            submit(course, student, assignment, fill(release, {**solutions, **answers}))
+        for kind in ("wrong", "variants"):
+            for student in end_to_end(assignment, kind):
+                submit(course, student, assignment, fill(release, answers_of(assignment, kind, student)))
         assert grade(course, assignment) == 0
     return course
+
+
+@pytest.fixture(scope="module")
+def judged():
+    """{(assignment, student): verdicts} judged in this process, computed on demand."""
+    judge, verdicts = JudgeHere(), {}
+
+    def verdicts_of(assignment, kind, student):
+        if (assignment, student) not in verdicts:
+            answers = solution_cells(source_of(assignment)) if kind == "solution" else \
+                answers_of(assignment, kind, student)
+            verdicts[assignment, student] = judge.verdicts(assignment, answers)
+        return verdicts[assignment, student]
+    return verdicts_of
 
 
 def cases(kind):
     return [pytest.param(a, s, id=f"{a}-{s}") for a, spec in ASSIGNMENTS.items()
             for s in spec.get(kind, {})]
+
+
+def failed(verdicts):
+    return {gid for gid, verdict in verdicts.items() if not verdict["passed"]}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -458,16 +493,38 @@ def test_partial_submission_gets_partial_marks(graded, assignment):
     assert scores(graded, assignment, "partial") == expected
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_judged_here_pass_every_exercise(judged, assignment):
+    """What makes the checks below mean something: the solutions pass when judged here."""
+    verdicts = judged(assignment, "solution", "solution")
+    assert set(verdicts) == set(ASSIGNMENTS[assignment]["points"]) and failed(verdicts) == set()
+
+
 @pytest.mark.parametrize("assignment, student", cases("variants"))
-def test_correct_answers_in_another_form_keep_full_marks(graded, assignment, student):
-    assert scores(graded, assignment, student) == ASSIGNMENTS[assignment]["points"]
+def test_correct_answers_in_another_form_keep_full_marks(judged, assignment, student):
+    assert failed(judged(assignment, "variants", student)) == set()
 
 
 @pytest.mark.parametrize("assignment, student", cases("wrong"))
-def test_each_typical_mistake_loses_its_exercise_only(graded, assignment, student):
+def test_each_typical_mistake_loses_its_exercise_only(judged, assignment, student):
     failed_test, _ = ASSIGNMENTS[assignment]["wrong"][student]
-    expected = dict(ASSIGNMENTS[assignment]["points"], **{failed_test: 0})
-    assert scores(graded, assignment, student) == expected
+    assert failed(judged(assignment, "wrong", student)) == {failed_test}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_graded_end_to_end_as_judged_here(graded, judged, assignment):
+    """The first mistake and other form of each assignment, graded in sandboxes: the marks in
+    the gradebook and the sandbox's verdicts are those judged in this process."""
+    spec = ASSIGNMENTS[assignment]
+    results = json.loads((graded / "reports" / assignment / "results.json").read_text())["students"]
+    notebook = spec["notebook"].removesuffix(".ipynb")
+    for kind in ("wrong", "variants"):
+        for student in end_to_end(assignment, kind):
+            here = judged(assignment, kind, student)
+            lost = {spec["wrong"][student][0]} if kind == "wrong" else set()
+            assert scores(graded, assignment, student) == {
+                gid: 0 if gid in lost else points for gid, points in spec["points"].items()}
+            assert results[student][notebook]["verdicts"] == here, student
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
