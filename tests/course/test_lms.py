@@ -12,13 +12,13 @@ import csv
 import io
 import json
 import zipfile
-from datetime import datetime, timedelta, timezone
-from pathlib import Path, PurePosixPath
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
 
 import nbformat
 import pytest
 
-from classroom import collecting, commands, exporting, lms
+from classroom import collecting, commands, lms
 from classroom.grader.flag_names import FLAG_NAMES
 from classroom.lms import blackboard, canvas, common, gradescope, moodle
 from classroom.lms.table import Table
