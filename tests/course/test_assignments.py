@@ -14,6 +14,7 @@ import json
 import nbformat
 import pytest
 
+from classroom.grader.records import expected_score
 from course_helpers import COURSE, ROOT, JudgeHere, fill, grade, make_course, release_points, scores, solution_cells, submit
 
 # Per assignment: notebook, points per test cell, a partial submission (solution cells kept;
@@ -522,8 +523,12 @@ def test_graded_end_to_end_as_judged_here(graded, judged, assignment):
         for student in end_to_end(assignment, kind):
             here = judged(assignment, kind, student)
             lost = {spec["wrong"][student][0]} if kind == "wrong" else set()
-            assert scores(graded, assignment, student) == {
-                gid: 0 if gid in lost else points for gid, points in spec["points"].items()}
+            got = scores(graded, assignment, student)
+            # the mistake's exercise keeps the points of the rubric's parts it passed (0 where
+            # the exercise has no parts); every other exercise keeps all of its points
+            assert got == {gid: expected_score(points, here[gid], None) if gid in lost else points
+                           for gid, points in spec["points"].items()}, student
+            assert all(got[gid] < spec["points"][gid] for gid in lost), student
             assert results[student][notebook]["verdicts"] == here, student
 
 
