@@ -522,9 +522,17 @@ def test_graded_end_to_end_as_judged_here(graded, judged, assignment):
         for student in end_to_end(assignment, kind):
             here = judged(assignment, kind, student)
             lost = {spec["wrong"][student][0]} if kind == "wrong" else set()
-            assert scores(graded, assignment, student) == {
-                gid: 0 if gid in lost else points for gid, points in spec["points"].items()}
+            assert failed(here) == lost
+            assert scores(graded, assignment, student) == marks(here, spec["points"]), student
             assert results[student][notebook]["verdicts"] == here, student
+
+
+def marks(verdicts, points):
+    """{grade id: marks} the verdicts give: the test cell's points where the exercise passed,
+    else the points of the rubric's parts it passed (0 without parts)."""
+    return {gid: points[gid] if verdict["passed"] else
+            sum(part["points"] for part in verdict.get("parts", []) if part["passed"])
+            for gid, verdict in verdicts.items()}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
