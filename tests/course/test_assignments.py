@@ -14,7 +14,6 @@ import json
 import nbformat
 import pytest
 
-from classroom.grader.records import expected_score
 from course_helpers import COURSE, ROOT, JudgeHere, fill, grade, make_course, release_points, scores, solution_cells, submit
 
 # Per assignment: notebook, points per test cell, a partial submission (solution cells kept;
@@ -523,13 +522,17 @@ def test_graded_end_to_end_as_judged_here(graded, judged, assignment):
         for student in end_to_end(assignment, kind):
             here = judged(assignment, kind, student)
             lost = {spec["wrong"][student][0]} if kind == "wrong" else set()
-            got = scores(graded, assignment, student)
-            # the mistake's exercise keeps the points of the rubric's parts it passed (0 where
-            # the exercise has no parts); every other exercise keeps all of its points
-            assert got == {gid: expected_score(points, here[gid], None) if gid in lost else points
-                           for gid, points in spec["points"].items()}, student
-            assert all(got[gid] < spec["points"][gid] for gid in lost), student
+            assert failed(here) == lost
+            assert scores(graded, assignment, student) == marks(here, spec["points"]), student
             assert results[student][notebook]["verdicts"] == here, student
+
+
+def marks(verdicts, points):
+    """{grade id: marks} the verdicts give: the test cell's points where the exercise passed,
+    else the points of the rubric's parts it passed (0 without parts)."""
+    return {gid: points[gid] if verdict["passed"] else
+            sum(part["points"] for part in verdict.get("parts", []) if part["passed"])
+            for gid, verdict in verdicts.items()}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
