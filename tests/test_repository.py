@@ -103,7 +103,7 @@ def test_course_scripts_run_from_a_python_without_their_packages():
     env = {**os.environ, "BOXLOC_VENV": sys.prefix}
     env.pop("BOXLOC_IN_VENV", None)
     for script, usage in (("manage.py", "{generate,check,demo,publish}"),
-                          ("instructor.py", "{release,collect,grade,export,feedback}")):
+                          ("instructor.py", "{release,collect,grade,export,feedback,similarity,override}")):
         bare = subprocess.run([sys.executable, "-S", "-c", "import nbformat"], capture_output=True)
         assert bare.returncode != 0, "-S should hide nbformat"
         done = subprocess.run([sys.executable, "-S", str(ROOT / "course" / script), "--help"],
