@@ -14,6 +14,7 @@ import json
 import nbformat
 import pytest
 
+from classroom.grader.records import expected_score
 from course_helpers import COURSE, ROOT, JudgeHere, fill, grade, make_course, release_points, scores, solution_cells, submit
 
 # Per assignment: notebook, points per test cell, a partial submission (solution cells kept;
@@ -528,11 +529,9 @@ def test_graded_end_to_end_as_judged_here(graded, judged, assignment):
 
 
 def marks(verdicts, points):
-    """{grade id: marks} the verdicts give: the test cell's points where the exercise passed,
-    else the points of the rubric's parts it passed (0 without parts)."""
-    return {gid: points[gid] if verdict["passed"] else
-            sum(part["points"] for part in verdict.get("parts", []) if part["passed"])
-            for gid, verdict in verdicts.items()}
+    """{grade id: marks} the verdicts give, by the gradebook's own rule (``expected_score``:
+    the test cell's points where the exercise passed, else the rubric's parts it passed)."""
+    return {gid: expected_score(points[gid], verdict, None) for gid, verdict in verdicts.items()}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
